@@ -1,0 +1,129 @@
+package harness
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// tcpListen is the st column of /proc/net/tcp for a listening socket.
+const tcpListen = "0A"
+
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago
+// (the kernel picked it for a socket the helper then closed).
+func FreeUDPPort(t testing.TB) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatalf("free UDP port: %v", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreeTCPPort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free TCP port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeUDPPortPair returns an even UDP port p such that p and p+1 were both
+// free (RTP and RTCP, RFC 3550 §11).
+func FreeUDPPortPair(t testing.TB) int {
+	t.Helper()
+	for range 50 {
+		p := FreeUDPPort(t) &^ 1
+		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		if err != nil {
+			continue
+		}
+		b, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1})
+		a.Close()
+		if err != nil {
+			continue
+		}
+		b.Close()
+		return p
+	}
+	t.Fatal("no free even/odd UDP port pair on 127.0.0.1")
+	return 0
+}
+
+// FreeUDPRange returns the low end of n consecutive UDP ports on 127.0.0.1
+// that were all free, for peers configured with a port range.
+func FreeUDPRange(t testing.TB, n int) int {
+	t.Helper()
+	for range 50 {
+		lo := FreeUDPPort(t)
+		if lo+n > 65535 {
+			continue
+		}
+		ok := true
+		for p := lo; p < lo+n && ok; p++ {
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+			if err != nil {
+				ok = false
+				break
+			}
+			c.Close()
+		}
+		if ok {
+			return lo
+		}
+	}
+	t.Fatalf("no %d consecutive free UDP ports on 127.0.0.1", n)
+	return 0
+}
+
+// portBound reports whether proto/port is bound (for TCP: listening) in the
+// network namespace of pid, read from /proc/<pid>/net/{proto,proto6}, which
+// list every socket of that namespace.
+func portBound(pid int, proto string, port int) (bool, error) {
+	for _, file := range []string{proto, proto + "6"} {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/net/%s", pid, file))
+		if err != nil {
+			return false, err
+		}
+		ok, err := scanSockets(f, proto, port)
+		f.Close()
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// scanSockets scans the table format of /proc/net/{udp,tcp}[6]:
+// "sl local_address rem_address st ...", addresses as HEXIP:HEXPORT.
+func scanSockets(f *os.File, proto string, port int) (bool, error) {
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 4 {
+			continue
+		}
+		_, hexPort, ok := strings.Cut(fields[1], ":")
+		if !ok {
+			continue
+		}
+		p, err := strconv.ParseUint(hexPort, 16, 16)
+		if err != nil || int(p) != port {
+			continue
+		}
+		if proto == "tcp" && fields[3] != tcpListen {
+			continue
+		}
+		return true, nil
+	}
+	return false, sc.Err()
+}
