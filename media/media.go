@@ -48,3 +48,20 @@ var (
 	CodecPCMU = Codec{Name: "PCMU", ClockRate: 8000, PayloadType: PayloadTypePCMU}
 	CodecPCMA = Codec{Name: "PCMA", ClockRate: 8000, PayloadType: PayloadTypePCMA}
 )
+
+// pcmStage is a PCM16Writer that also learns about time without audio, so
+// loss concealment and packetizing can react to it.
+type pcmStage interface {
+	PCM16Writer
+	// WriteGap reports n samples (at SampleRate) that will never arrive:
+	// lost packets or a pause. n == 0 marks a discontinuity of unknown
+	// length, such as a restarted sender.
+	WriteGap(n int) error
+}
+
+// Payload type commonly used for telephone-event when none is negotiated
+// (RFC 4733 uses a dynamic payload type).
+const DefaultDTMFPayloadType uint8 = 101
+
+// CodecTelephoneEvent is RFC 4733 telephone-event at 8 kHz.
+var CodecTelephoneEvent = Codec{Name: "telephone-event", ClockRate: 8000, PayloadType: DefaultDTMFPayloadType}

@@ -1,0 +1,125 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// UplinkConfig configures the browser -> trunk direction.
+type UplinkConfig struct {
+	Codec Codec         // CodecPCMU or CodecPCMA (PayloadType may be a negotiated value)
+	SSRC  uint32        // SSRC of the outgoing stream
+	Ptime time.Duration // outgoing packet time, default 20ms (multiple of 10ms, 10-120ms)
+	// ReorderWindow is how many packets to hold while one is missing;
+	// default DefaultReorderWindow.
+	ReorderWindow int
+	// Now is the clock for jitter statistics; default time.Now.
+	Now func() time.Time
+}
+
+// Uplink takes the browser's Opus RTP (RFC 7587) and sends G.711 RTP toward
+// the trunk, one packet per ptime:
+//
+//	RTPStats -> Reorder -> OpusDecode(8000) -> PLC -> Level -> PCMU -> Packetize(20ms) -> out
+//
+// HandleRTP, SendDTMF and Stats are safe for concurrent use.
+type Uplink struct {
+	mu sync.Mutex
+	// guarded by mu: the whole chain below head, and dtmf.
+	head  RTPHandler
+	pkt   *packetizer
+	dtmf  dtmfSender
+	reord *reorder
+
+	stats *rtpStats // own lock
+	level levelMeter
+}
+
+// NewUplink builds the uplink pipeline writing to out.
+func NewUplink(cfg UplinkConfig, out RTPHandler) (*Uplink, error) {
+	kind, err := kindOf(cfg.Codec)
+	if err != nil {
+		return nil, err
+	}
+	u := &Uplink{level: levelMeter{rate: 8000}}
+	u.pkt, err = newPacketizer(kind, cfg.Codec.PayloadType, cfg.SSRC, cfg.Ptime, out)
+	if err != nil {
+		return nil, err
+	}
+	u.pkt.dtmf = &u.dtmf
+	enc := newG711Encoder(kind, u.pkt)
+	lvl := &levelStage{meter: &u.level, next: enc}
+	dec, err := newOpusDecoder(newPLC(lvl))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ReorderWindow == 0 {
+		cfg.ReorderWindow = DefaultReorderWindow
+	}
+	u.reord = newReorder(cfg.ReorderWindow, dec)
+	u.stats = newRTPStats(opusClockRate, cfg.Now, &u.level, u.reord)
+	u.head = u.stats
+	return u, nil
+}
+
+// HandleRTP takes one Opus packet from the browser. A malformed packet
+// returns an error wrapping one of the package's sentinels and is counted;
+// the pipeline carries on with the next packet.
+func (u *Uplink) HandleRTP(h *rtp.Header, payload []byte) error {
+	if err := checkPacket(h, payload); err != nil {
+		u.stats.countMalformed()
+		return err
+	}
+	u.mu.Lock()
+	err := u.head.HandleRTP(h, payload)
+	u.mu.Unlock()
+	if err != nil && (errors.Is(err, ErrMalformedOpus) || errors.Is(err, ErrDecoderPanic)) {
+		u.stats.countMalformed()
+	}
+	return err
+}
+
+// SendDTMF queues one DTMF digit to be sent as RFC 4733 events with payload
+// type pt, in the uplink's own SSRC and sequence space, in place of the
+// audio of that time. dur is clamped to [MinDTMFDuration, MaxDTMFDuration]
+// (0 means DefaultDTMFDuration). Events go out as audio frames are
+// produced, so they need the browser's audio to be flowing (browsers send
+// packets continuously, also when muted).
+func (u *Uplink) SendDTMF(digit rune, dur time.Duration, pt uint8) error {
+	ev, err := DTMFEvent(digit)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.dtmf.enqueue(ev, dur, pt)
+}
+
+// Stats describes what came in from the browser.
+func (u *Uplink) Stats() StreamSnapshot {
+	s := u.stats.snapshot()
+	u.mu.Lock()
+	s.Discarded = u.reord.dropped
+	u.mu.Unlock()
+	return s
+}
+
+// String prints the chain, e.g.
+// "RTPStats -> Reorder(3) -> OpusDecode(8000) -> PLC(8000) -> Level -> PCMU -> Packetize(20ms) -> udp".
+func (u *Uplink) String() string { return u.head.String() }
+
+func checkPacket(h *rtp.Header, payload []byte) error {
+	switch {
+	case h == nil:
+		return ErrNilPacket
+	case len(payload) == 0:
+		return ErrEmptyPayload
+	case len(payload) > MaxPayloadSize:
+		return fmt.Errorf("%w: %d bytes", ErrPayloadTooLarge, len(payload))
+	}
+	return nil
+}
