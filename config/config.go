@@ -8,14 +8,22 @@ import "time"
 
 // Config is the whole configuration file.
 type Config struct {
-	HTTP    HTTP    `yaml:"http"`
-	Auth    Auth    `yaml:"auth"`
-	SIP     SIP     `yaml:"sip"`
-	WebRTC  WebRTC  `yaml:"webrtc"`
-	Seats   []Seat  `yaml:"seats"`
+	// HTTP is the listener of widget, WebSocket, admin API and metrics.
+	HTTP HTTP `yaml:"http"`
+	// Auth holds the token secret and admin token.
+	Auth Auth `yaml:"auth"`
+	// SIP is the trunk side.
+	SIP SIP `yaml:"sip"`
+	// WebRTC is the browser side's ICE configuration.
+	WebRTC WebRTC `yaml:"webrtc"`
+	// Seats are the agent positions; a token's sub must name one.
+	Seats []Seat `yaml:"seats"`
+	// Webhook is the call event postback.
 	Webhook Webhook `yaml:"webhook"`
-	Store   Store   `yaml:"store"`
-	Log     Log     `yaml:"log"`
+	// Store keeps call records and the webhook outbox.
+	Store Store `yaml:"store"`
+	// Log configures the process logger.
+	Log Log `yaml:"log"`
 }
 
 // HTTP is the one listener for the widget, WebSocket, stats page, admin API and /metrics.
@@ -72,45 +80,64 @@ type WebRTC struct {
 
 // ICEServer is an RTCIceServer as the browser expects it.
 type ICEServer struct {
-	URLs       []string `yaml:"urls" json:"urls"`
-	Username   string   `yaml:"username,omitempty" json:"username,omitempty"`
-	Credential string   `yaml:"credential,omitempty" json:"credential,omitempty"`
+	// URLs are stun:, stuns:, turn: or turns: URIs (RFC 7064, RFC 7065).
+	URLs []string `yaml:"urls" json:"urls"`
+	// Username and Credential authenticate to a TURN server.
+	Username   string `yaml:"username,omitempty" json:"username,omitempty"`
+	Credential string `yaml:"credential,omitempty" json:"credential,omitempty"`
 }
 
 // Seat is one agent position: its SIP credentials and its own caller IDs.
 type Seat struct {
-	ID          string `yaml:"id"`
-	SIPUsername string `yaml:"sip_username"`
-	SIPPassword string `yaml:"sip_password"`
+	// ID names the seat in tokens ("sub"), logs and webhooks.
+	ID string `yaml:"id" json:"id"`
+	// SIPUsername is the digest username for the trunk's 401/407 challenges.
+	SIPUsername string `yaml:"sip_username" json:"sip_username"`
+	// SIPPassword is the digest password; it never leaves the bridge.
+	SIPPassword string `yaml:"sip_password" json:"-"`
 	// CallerIDs are the DIDs provisioned to the seat, E.164; the first is the default.
-	CallerIDs []string `yaml:"caller_ids"`
-	// Country is the ISO 3166 region used to normalize dialed numbers, e.g. "US".
-	Country string `yaml:"country"`
+	CallerIDs []string `yaml:"caller_ids" json:"caller_ids"`
+	// Country is the ISO 3166 region used to normalize dialed numbers, e.g. "US";
+	// defaults to the country of the first caller id.
+	Country string `yaml:"country" json:"country"`
 	// Disabled refuses the seat's tokens.
-	Disabled bool `yaml:"disabled"`
+	Disabled bool `yaml:"disabled" json:"disabled"`
 	// WebhookURL overrides webhook.url for this seat's calls.
-	WebhookURL string `yaml:"webhook_url"`
+	WebhookURL string `yaml:"webhook_url" json:"webhook_url,omitempty"`
 	// MaxCalls is the number of simultaneous calls; default 1.
-	MaxCalls int `yaml:"max_calls"`
+	MaxCalls int `yaml:"max_calls" json:"max_calls"`
 }
 
 // Webhook is where call events are posted.
 type Webhook struct {
-	URL    string `yaml:"url"`
-	Secret string `yaml:"secret"` // "whsec_" + base64 key
+	// URL receives every seat's call events unless the seat sets webhook_url; empty = no postback.
+	URL string `yaml:"url"`
+	// Secret is the Standard Webhooks signing secret: "whsec_" + base64 of 24 to 64 random bytes.
+	Secret string `yaml:"secret"`
 	// Timeout of one delivery attempt.
 	Timeout time.Duration `yaml:"timeout"`
 	// AllowPrivate permits loopback/private targets (demo and tests).
 	AllowPrivate bool `yaml:"allow_private"`
+	// Events are the event types posted; call.completed is always posted.
+	Events []string `yaml:"events"`
+	// Template, when set, is a Go text/template over the event that renders the request body.
+	Template string `yaml:"template"`
+	// ContentType is the Content-Type of the body; a template must render valid JSON when it is JSON.
+	ContentType string `yaml:"content_type"`
+	// Headers are extra request headers sent with every delivery.
+	Headers map[string]string `yaml:"headers"`
 }
 
 // Store is where call records and the webhook outbox live.
 type Store struct {
+	// DSN selects the store: "sqlite://relative/path.db" or "sqlite:///absolute/path.db".
 	DSN string `yaml:"dsn"`
 }
 
 // Log configures the process logger.
 type Log struct {
-	Level  string `yaml:"level"`  // debug, info, warn, error
-	Format string `yaml:"format"` // text or json
+	// Level is the minimum level logged: debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text (logfmt-like) or json.
+	Format string `yaml:"format"`
 }

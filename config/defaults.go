@@ -1,0 +1,130 @@
+package config
+
+import (
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Defaults of every key that has one (docs/CONFIG.md lists them all).
+const (
+	// DefaultHTTPListen is http.listen.
+	DefaultHTTPListen = "127.0.0.1:8080"
+	// DefaultSIPListen is sip.listen.
+	DefaultSIPListen = "udp:127.0.0.1:5070"
+	// DefaultRTPPorts is sip.rtp_ports.
+	DefaultRTPPorts = "20000-20999"
+	// DefaultRingTimeout is sip.ring_timeout.
+	DefaultRingTimeout = 60 * time.Second
+	// DefaultMediaTimeout is sip.media_timeout.
+	DefaultMediaTimeout = 30 * time.Second
+	// DefaultMaxCallDuration is sip.max_call_duration (0 = unlimited).
+	DefaultMaxCallDuration = 0
+	// DefaultWebhookTimeout is webhook.timeout.
+	DefaultWebhookTimeout = 10 * time.Second
+	// DefaultWebhookContentType is webhook.content_type.
+	DefaultWebhookContentType = "application/json"
+	// DefaultStoreDSN is store.dsn: an SQLite file in the working directory.
+	DefaultStoreDSN = "sqlite://callbridge.db"
+	// DefaultLogLevel is log.level.
+	DefaultLogLevel = "info"
+	// DefaultLogFormat is log.format.
+	DefaultLogFormat = "text"
+	// DefaultSeatMaxCalls is seats[].max_calls.
+	DefaultSeatMaxCalls = 1
+)
+
+// Codec names accepted in sip.codecs.
+const (
+	CodecPCMU = "PCMU"
+	CodecPCMA = "PCMA"
+)
+
+// Webhook event types accepted in webhook.events (docs/WEBHOOKS.md).
+const (
+	EventInitiated = "call.initiated"
+	EventRinging   = "call.ringing"
+	EventAnswered  = "call.answered"
+	EventCompleted = "call.completed"
+)
+
+// DefaultCodecs is sip.codecs: the offer order on the SIP leg.
+func DefaultCodecs() []string { return []string{CodecPCMU, CodecPCMA} }
+
+// DefaultWebhookEvents is webhook.events: all four call events.
+func DefaultWebhookEvents() []string {
+	return []string{EventInitiated, EventRinging, EventAnswered, EventCompleted}
+}
+
+// Default returns a configuration with every default set and nothing else:
+// no seats, no secrets, no trunk.
+func Default() *Config {
+	c := &Config{}
+	c.SetDefaults()
+	return c
+}
+
+// SetDefaults fills every unset key that has a default. Load calls it after
+// the file and the environment; a configuration built in code calls it
+// before Validate.
+func (c *Config) SetDefaults() {
+	setStr(&c.HTTP.Listen, DefaultHTTPListen)
+	setStr(&c.SIP.Listen, DefaultSIPListen)
+	setStr(&c.SIP.RTPPorts, DefaultRTPPorts)
+	if len(c.SIP.Codecs) == 0 {
+		c.SIP.Codecs = DefaultCodecs()
+	}
+	for i, name := range c.SIP.Codecs {
+		c.SIP.Codecs[i] = strings.ToUpper(strings.TrimSpace(name))
+	}
+	if c.SIP.Domain == "" && c.SIP.Trunk != "" {
+		var u sip.Uri
+		if err := sip.ParseUri(c.SIP.Trunk, &u); err == nil {
+			c.SIP.Domain = u.Host
+		}
+	}
+	setDur(&c.SIP.RingTimeout, DefaultRingTimeout)
+	setDur(&c.SIP.MediaTimeout, DefaultMediaTimeout)
+	setDur(&c.Webhook.Timeout, DefaultWebhookTimeout)
+	setStr(&c.Webhook.ContentType, DefaultWebhookContentType)
+	if len(c.Webhook.Events) == 0 {
+		c.Webhook.Events = DefaultWebhookEvents()
+	}
+	setStr(&c.Store.DSN, DefaultStoreDSN)
+	setStr(&c.Log.Level, DefaultLogLevel)
+	setStr(&c.Log.Format, DefaultLogFormat)
+	for i := range c.Seats {
+		s := &c.Seats[i]
+		if s.MaxCalls == 0 {
+			s.MaxCalls = DefaultSeatMaxCalls
+		}
+		if s.Country == "" && len(s.CallerIDs) > 0 {
+			if n, err := phonenumbers.Parse(s.CallerIDs[0], ""); err == nil {
+				r := phonenumbers.GetRegionCodeForNumber(n)
+				if r == "" || r == "ZZ" {
+					// Fictional ranges (555-01xx) are not valid numbers; take
+					// the country code's main country instead.
+					r = phonenumbers.GetRegionCodeForCountryCode(int(n.GetCountryCode()))
+				}
+				if r != "ZZ" && r != "001" {
+					s.Country = r
+				}
+			}
+		}
+		s.Country = strings.ToUpper(s.Country)
+	}
+}
+
+func setStr(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+func setDur(p *time.Duration, v time.Duration) {
+	if *p == 0 {
+		*p = v
+	}
+}
