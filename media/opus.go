@@ -14,35 +14,49 @@ const (
 	maxConcealGap48 = 2 * opusClockRate
 )
 
-// opusDecoder is the Opus RTP -> PCM stage (RFC 6716 decoding by
-// pion/opus, mono, at the rate of the next stage). It finds gaps from RTP
-// timestamps (RFC 7587 §4.1, 48 kHz clock) and reports them downstream,
-// where loss concealment fills them: pion/opus v0.1.0 has no PLC of its own.
+// opusDecoder is the Opus RTP -> 8 kHz PCM stage (RFC 6716 decoding by
+// pion/opus, mono). Narrowband packets (SILK-NB, CELT-NB: what browsers send
+// when told maxplaybackrate=8000) hold nothing above 4 kHz, so they are
+// decoded straight to 8 kHz, the cheapest path and alias-free. Wider
+// packets are decoded at 16 kHz and low-pass filtered to 8 kHz by our own
+// decimator (resample.go), because the decoder's 8 kHz output aliases. Each
+// path has its own decoder; a path switch resets the decoder taking over.
+//
+// Gaps are found from RTP timestamps (RFC 7587 §4.1, 48 kHz clock) and
+// reported downstream, where loss concealment fills them: pion/opus v0.1.0
+// has no PLC of its own.
 //
 // Not safe for concurrent use; the owning pipeline serialises calls.
 type opusDecoder struct {
-	dec     opus.Decoder
-	rate    int
-	ratio   uint32 // 48000 / rate
-	next    pcmStage
-	pcm     []int16 // 120 ms at rate
-	started bool
-	nextTS  uint32 // RTP timestamp the next packet should carry
+	nb, wide opus.Decoder
+	wideNow  bool // the last packet took the wide path
+	dec      decimator
+	next     pcmStage
+	pcm      [maxResampleIn]int16 // 120 ms at 16 kHz
+	started  bool
+	nextTS   uint32 // RTP timestamp the next packet should carry
 }
 
 func newOpusDecoder(next pcmStage) (*opusDecoder, error) {
-	rate := next.SampleRate()
-	dec, err := opus.NewDecoderWithOutput(rate, 1)
-	if err != nil {
-		return nil, fmt.Errorf("%w: opus decoder at %d Hz: %w", ErrInvalidConfig, rate, err)
+	if next.SampleRate() != 8000 {
+		return nil, fmt.Errorf("%w: opus decode feeds %d Hz, want 8000", ErrInvalidConfig, next.SampleRate())
 	}
-	return &opusDecoder{
-		dec:   dec,
-		rate:  rate,
-		ratio: uint32(opusClockRate / rate),
-		next:  next,
-		pcm:   make([]int16, rate*120/1000),
-	}, nil
+	nb, err := opus.NewDecoderWithOutput(8000, 1)
+	if err != nil {
+		return nil, fmt.Errorf("%w: opus decoder: %w", ErrInvalidConfig, err)
+	}
+	wide, err := opus.NewDecoderWithOutput(resampleInRate, 1)
+	if err != nil {
+		return nil, fmt.Errorf("%w: opus decoder: %w", ErrInvalidConfig, err)
+	}
+	return &opusDecoder{nb: nb, wide: wide, next: next}, nil
+}
+
+// isNarrowband reports whether an Opus packet is coded narrowband (RFC 6716
+// §3.1, Table 2: configs 0-3 SILK NB, 16-19 CELT NB).
+func isNarrowband(toc byte) bool {
+	c := toc >> 3
+	return c <= 3 || (c >= 16 && c <= 19)
 }
 
 func (o *opusDecoder) HandleRTP(h *rtp.Header, payload []byte) error {
@@ -50,7 +64,7 @@ func (o *opusDecoder) HandleRTP(h *rtp.Header, payload []byte) error {
 		gap := int32(h.Timestamp - o.nextTS)
 		switch {
 		case gap > 0 && gap <= maxConcealGap48:
-			if err := o.next.WriteGap(int(uint32(gap) / o.ratio)); err != nil {
+			if err := o.next.WriteGap(int(gap / 6)); err != nil {
 				return err
 			}
 		case gap < 0 && gap > -int32(opusClockRate/10):
@@ -62,31 +76,50 @@ func (o *opusDecoder) HandleRTP(h *rtp.Header, payload []byte) error {
 			}
 		}
 	}
-	n, err := o.decode(payload)
+	pcm, samples48, err := o.decode(payload)
 	if err != nil {
 		return err
 	}
 	o.started = true
-	o.nextTS = h.Timestamp + uint32(n)*o.ratio
-	return o.next.WriteSamples(o.pcm[:n])
+	o.nextTS = h.Timestamp + uint32(samples48)
+	return o.next.WriteSamples(pcm)
 }
 
-// decode runs the decoder, turning a panic on hostile input into an error
-// and a fresh decoder state.
-func (o *opusDecoder) decode(payload []byte) (n int, err error) {
+// decode returns 8 kHz PCM and the packet's duration in 48 kHz units,
+// turning a panic on hostile input into an error and fresh decoder state.
+func (o *opusDecoder) decode(payload []byte) (pcm []int16, samples48 int, err error) {
+	wide := !isNarrowband(payload[0])
 	defer func() {
 		if r := recover(); r != nil {
-			_ = o.dec.Init(o.rate, 1)
-			n, err = 0, fmt.Errorf("%w: %v", ErrDecoderPanic, r)
+			_ = o.nb.Init(8000, 1)
+			_ = o.wide.Init(resampleInRate, 1)
+			o.dec.reset()
+			pcm, samples48, err = nil, 0, fmt.Errorf("%w: %v", ErrDecoderPanic, r)
 		}
 	}()
-	n, err = o.dec.DecodeToInt16(payload, o.pcm)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrMalformedOpus, err)
+	if wide != o.wideNow {
+		if wide {
+			_ = o.wide.Init(resampleInRate, 1)
+			o.dec.reset()
+		} else {
+			_ = o.nb.Init(8000, 1)
+		}
+		o.wideNow = wide
 	}
-	return n, nil
+	if !wide {
+		n, err := o.nb.DecodeToInt16(payload, o.pcm[:maxFrameSamples8k])
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %w", ErrMalformedOpus, err)
+		}
+		return o.pcm[:n], n * 6, nil
+	}
+	n, err := o.wide.DecodeToInt16(payload, o.pcm[:])
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrMalformedOpus, err)
+	}
+	return o.dec.process(o.pcm[:n]), n * 3, nil
 }
 
 func (o *opusDecoder) String() string {
-	return fmt.Sprintf("OpusDecode(%d) -> %s", o.rate, o.next.String())
+	return fmt.Sprintf("OpusDecode(NB 8000 | WB+ %d -> %s) -> %s", resampleInRate, o.dec.String(), o.next.String())
 }
