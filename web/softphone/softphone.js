@@ -136,6 +136,7 @@ button[hidden] { display: none; }
 .meterrow { display: grid; grid-template-columns: auto 1fr; gap: 8px; align-items: center; font-size: 12px; color: var(--_muted); }
 details summary { cursor: pointer; color: var(--_muted); font-size: 12px; }
 details[open] { display: grid; gap: 6px; }
+.dtmf:empty { display: none; }
 .dtmf { font-variant-numeric: tabular-nums; letter-spacing: 2px; color: var(--_muted); min-height: 1em; font-size: 12px; }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;
@@ -670,7 +671,10 @@ export class CallbridgeSoftphone extends HTMLElement {
 
   async _getMic() {
     if (!navigator.mediaDevices?.getUserMedia) throw widgetError('mic_blocked', 'This page cannot use the microphone (it must be served over HTTPS).');
-    const audio = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+    // audio-processing="off" turns the browser's echo canceller, noise
+    // suppressor and gain control off (headsets, measurements, tests).
+    const on = this.getAttribute('audio-processing') !== 'off';
+    const audio = { echoCancellation: on, noiseSuppression: on, autoGainControl: on };
     if (this._micDeviceId) audio.deviceId = { exact: this._micDeviceId };
     try {
       return await navigator.mediaDevices.getUserMedia({ audio, video: false });
