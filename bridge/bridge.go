@@ -1,0 +1,441 @@
+// Package bridge joins a browser leg to a SIP leg: it owns the seats, the
+// SIP user agent toward the trunk, the RTP ports of the SIP leg, and every
+// Call in progress.
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+
+	"github.com/callbridge/callbridge/auth"
+	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/media"
+	"github.com/callbridge/callbridge/phone"
+	"github.com/callbridge/callbridge/webhook"
+)
+
+// DefaultMediaWait is how long a call request waits for the session's
+// media connection before it is refused with no_media.
+const DefaultMediaWait = 10 * time.Second
+
+// Option sets an injected dependency of a Bridge.
+type Option func(*Bridge)
+
+// WithLogger sets the logger; each call logs with call_id and seat.
+func WithLogger(l *slog.Logger) Option { return func(b *Bridge) { b.log = l } }
+
+// WithEvents sets where call events (webhooks) are published.
+func WithEvents(p webhook.Publisher) Option { return func(b *Bridge) { b.events = p } }
+
+// WithMetrics sets the metrics sink.
+func WithMetrics(m *Metrics) Option { return func(b *Bridge) { b.metrics = m } }
+
+// Bridge is the whole call-handling state of one process.
+type Bridge struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	events  webhook.Publisher
+	metrics *Metrics
+
+	ua        *sipgo.UserAgent
+	client    *sipgo.Client
+	server    *sipgo.Server
+	dialogUA  *sipgo.DialogUA
+	trunk     sip.Uri
+	transport string
+	domain    string
+	sigHost   string // host written into Contact/Via: sip.external_ip or the listen host
+	sigPort   int
+	mediaIP   netip.Addr // address of RTP sockets
+	sdpIP     netip.Addr // address written into SDP c=
+	codecs    []media.Codec
+	ports     *portAllocator
+
+	mu      sync.Mutex
+	calls   map[string]*Call // by call id; guarded by mu
+	bySIPID map[string]*Call // by SIP Call-ID; guarded by mu
+	closing bool             // guarded by mu
+	wg      sync.WaitGroup
+}
+
+// New builds a Bridge from a validated configuration. It does not listen:
+// the caller hands sockets to ServeSIP.
+func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
+	b := &Bridge{
+		cfg:     cfg,
+		log:     slog.Default(),
+		calls:   map[string]*Call{},
+		bySIPID: map[string]*Call{},
+	}
+	for _, o := range opts {
+		o(b)
+	}
+	if b.metrics == nil {
+		b.metrics = NewMetrics(nil)
+	}
+	trunk := sip.Uri{}
+	if err := sip.ParseUri(cfg.SIP.Trunk, &trunk); err != nil {
+		return nil, fmt.Errorf("bridge: sip.trunk %q: %w", cfg.SIP.Trunk, err)
+	}
+	b.trunk = trunk
+	b.transport = "udp"
+	if t, ok := trunk.UriParams.Get("transport"); ok && t != "" {
+		b.transport = strings.ToLower(t)
+	}
+	b.domain = cfg.SIP.Domain
+	if b.domain == "" {
+		b.domain = trunk.Host
+	}
+	transport, host, port := cfg.SIP.ListenParts()
+	_ = transport
+	b.sigHost, b.sigPort = host, port
+	listenIP, err := netip.ParseAddr(host)
+	if err != nil || listenIP.IsUnspecified() {
+		listenIP = firstNonLoopback()
+	}
+	b.mediaIP = listenIP
+	b.sdpIP = listenIP
+	if cfg.SIP.ExternalIP != "" {
+		ext, err := netip.ParseAddr(cfg.SIP.ExternalIP)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: sip.external_ip: %w", err)
+		}
+		b.sdpIP = ext
+		b.sigHost = ext.String()
+	}
+	lo, hi := cfg.SIP.RTPPortRange()
+	bindIP := listenIP
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+		bindIP = ip
+	}
+	b.ports = newPortAllocator(bindIP, lo, hi)
+	for i, name := range cfg.SIP.Codecs {
+		switch strings.ToUpper(name) {
+		case "PCMU":
+			b.codecs = append(b.codecs, media.CodecPCMU)
+		case "PCMA":
+			b.codecs = append(b.codecs, media.CodecPCMA)
+		default:
+			return nil, fmt.Errorf("bridge: sip.codecs[%d]: unsupported codec %q", i, name)
+		}
+	}
+	if len(b.codecs) == 0 {
+		b.codecs = []media.Codec{media.CodecPCMU, media.CodecPCMA}
+	}
+
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("callbridge"), sipgo.WithUserAgentHostname(b.sigHost))
+	if err != nil {
+		return nil, fmt.Errorf("bridge: sip user agent: %w", err)
+	}
+	b.ua = ua
+	b.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(b.sigHost), sipgo.WithClientPort(port),
+		sipgo.WithClientLogger(b.log.With("component", "sip")))
+	if err != nil {
+		return nil, fmt.Errorf("bridge: sip client: %w", err)
+	}
+	b.server, err = sipgo.NewServer(ua, sipgo.WithServerLogger(b.log.With("component", "sip")))
+	if err != nil {
+		return nil, fmt.Errorf("bridge: sip server: %w", err)
+	}
+	b.dialogUA = &sipgo.DialogUA{
+		Client: b.client,
+		ContactHDR: sip.ContactHeader{
+			Address: sip.Uri{Scheme: "sip", User: "callbridge", Host: b.sigHost, Port: port},
+		},
+	}
+	b.server.OnBye(b.onBye)
+	b.server.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {})
+	b.server.OnOptions(b.onOptions)
+	b.server.OnInvite(b.onInvite)
+	b.server.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+	})
+	b.server.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil))
+	})
+	return b, nil
+}
+
+// ServeSIP serves the bridge's SIP user agent on conn until it is closed.
+func (b *Bridge) ServeSIP(conn net.PacketConn) error { return b.server.ServeUDP(conn) }
+
+// ServeSIPStream serves SIP over a TCP listener.
+func (b *Bridge) ServeSIPStream(l net.Listener) error { return b.server.ServeTCP(l) }
+
+// Config returns the configuration the bridge runs with.
+func (b *Bridge) Config() *config.Config { return b.cfg }
+
+// SeatAuth is an authenticated seat and the caller ids its token may use.
+type SeatAuth struct {
+	Seat      *config.Seat
+	CallerIDs []string
+	ExpiresAt time.Time
+}
+
+// Authenticate verifies a seat token (signaling.md, "Authentication").
+func (b *Bridge) Authenticate(token string) (*SeatAuth, error) {
+	claims, err := auth.Verify([]byte(b.cfg.Auth.TokenSecret), token)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
+	}
+	seat, ok := b.cfg.Seat(claims.Seat)
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown seat %q", ErrUnauthorized, claims.Seat)
+	}
+	if seat.Disabled {
+		return nil, fmt.Errorf("%w: seat %q is disabled", ErrUnauthorized, claims.Seat)
+	}
+	ids := slices.Clone(seat.CallerIDs)
+	if len(claims.CallerIDs) > 0 {
+		ids = ids[:0]
+		for _, id := range seat.CallerIDs {
+			if slices.Contains(claims.CallerIDs, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return &SeatAuth{Seat: seat, CallerIDs: ids, ExpiresAt: claims.ExpiresAt}, nil
+}
+
+// CallRequest is an agent's click: place a call from a seat to a number.
+type CallRequest struct {
+	Auth      *SeatAuth
+	RequestID string
+	To        string          // as typed; normalized to E.164 with the seat's country
+	From      string          // one of Auth.CallerIDs; empty = the first
+	Metadata  json.RawMessage // passed through to webhooks
+	Leg       BrowserLeg
+	// OnState receives every call_state in order; it must not block.
+	OnState func(CallState)
+}
+
+// CallState is one call_state message (signaling.md, "Call states").
+type CallState struct {
+	CallID    string `json:"call_id"`
+	RequestID string `json:"request_id,omitempty"`
+	State     string `json:"state"`
+	To        string `json:"to"`
+	From      string `json:"from"`
+	Cause     *Cause `json:"cause,omitempty"`
+}
+
+// Call states, in order.
+const (
+	StateDialing    = "dialing"
+	StateRinging    = "ringing"
+	StateEarlyMedia = "early_media"
+	StateAnswered   = "answered"
+	StateEnded      = "ended"
+)
+
+// Originate validates a call request and starts the call. Refusals are
+// *Error values (invalid_number, caller_id_not_allowed, too_many_calls,
+// no_media ...) and send nothing upstream. It waits up to DefaultMediaWait
+// for the session's media; run it off the signaling read loop.
+func (b *Bridge) Originate(ctx context.Context, req CallRequest) (*Call, error) {
+	seat := req.Auth.Seat
+	to, err := phone.Normalize(req.To, seat.Country)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidNumber, err)
+	}
+	from := req.From
+	if from == "" {
+		if len(req.Auth.CallerIDs) == 0 {
+			return nil, fmt.Errorf("%w: the seat has no caller id", ErrCallerIDNotAllowed)
+		}
+		from = req.Auth.CallerIDs[0]
+	} else {
+		norm, err := phone.Normalize(from, seat.Country)
+		if err != nil || !slices.Contains(req.Auth.CallerIDs, norm) {
+			return nil, fmt.Errorf("%w: %q", ErrCallerIDNotAllowed, from)
+		}
+		from = norm
+	}
+	if len(req.Metadata) > 4096 {
+		return nil, fmt.Errorf("%w: metadata over 4 KiB", errBadRequest)
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, DefaultMediaWait)
+	err = req.Leg.WaitMedia(wctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoMedia, err)
+	}
+
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
+		return nil, ErrShuttingDown
+	}
+	active := 0
+	for _, c := range b.calls {
+		if c.seat.ID == seat.ID {
+			active++
+		}
+	}
+	max := seat.MaxCalls
+	if max <= 0 {
+		max = 1
+	}
+	if active >= max {
+		b.mu.Unlock()
+		return nil, fmt.Errorf("%w: %d of %d", ErrTooManyCalls, active, max)
+	}
+	c := newCall(b, req, uuid.NewString(), from, to)
+	b.calls[c.ID] = c
+	b.wg.Add(1)
+	b.mu.Unlock()
+
+	b.metrics.callsStarted.Inc()
+	b.metrics.callsActive.Inc()
+	go func() {
+		defer b.wg.Done()
+		c.run()
+	}()
+	return c, nil
+}
+
+var errBadRequest = &Error{"bad_request", "bad request"}
+
+// Call returns a call in progress by its id.
+func (b *Bridge) Call(id string) (*Call, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.calls[id]
+	return c, ok
+}
+
+// Calls returns the calls in progress.
+func (b *Bridge) Calls() []*Call {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]*Call, 0, len(b.calls))
+	for _, c := range b.calls {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (b *Bridge) registerSIPCallID(id string, c *Call) {
+	b.mu.Lock()
+	b.bySIPID[id] = c
+	b.mu.Unlock()
+}
+
+func (b *Bridge) forget(c *Call) {
+	b.mu.Lock()
+	delete(b.calls, c.ID)
+	if c.sipCallID != "" {
+		delete(b.bySIPID, c.sipCallID)
+	}
+	b.mu.Unlock()
+	b.metrics.callsActive.Dec()
+}
+
+func (b *Bridge) callBySIP(req *sip.Request) *Call {
+	id := req.CallID()
+	if id == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bySIPID[id.Value()]
+}
+
+// onBye handles a BYE from the trunk (RFC 3261 §15.1.2).
+func (b *Bridge) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	c := b.callBySIP(req)
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	c.remoteBye(req, tx)
+}
+
+// onInvite answers re-INVITEs within a call's dialog; new calls from the
+// trunk are not accepted (outbound only).
+func (b *Bridge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		if c := b.callBySIP(req); c != nil {
+			c.reinvite(req, tx)
+			return
+		}
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Inbound calls not accepted", nil))
+}
+
+func (b *Bridge) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"))
+	_ = tx.Respond(res)
+}
+
+// Shutdown stops accepting calls and ends every call in progress with
+// BYE/CANCEL, waiting until they are gone or ctx ends.
+func (b *Bridge) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	b.closing = true
+	calls := make([]*Call, 0, len(b.calls))
+	for _, c := range b.calls {
+		calls = append(calls, c)
+	}
+	b.mu.Unlock()
+	for _, c := range calls {
+		c.end(ErrBridgeShutdown)
+	}
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// Close shuts the SIP user agent down.
+func (b *Bridge) Close() error { return b.ua.Close() }
+
+func firstNonLoopback() netip.Addr {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(ipn.IP); ok && ip.Unmap().Is4() && !ip.IsLoopback() {
+					return ip.Unmap()
+				}
+			}
+		}
+	}
+	return netip.MustParseAddr("127.0.0.1")
+}
+
+// Drain stops accepting calls and waits until those in progress end, or
+// ctx ends.
+func (b *Bridge) Drain(ctx context.Context) error {
+	b.mu.Lock()
+	b.closing = true
+	b.mu.Unlock()
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,178 @@
+package bridge
+
+import (
+	"encoding/json"
+	"math"
+	"time"
+
+	"github.com/callbridge/callbridge/media"
+)
+
+// CallInfo is a snapshot of a call for the admin API, the stats page and
+// the webhook.
+type CallInfo struct {
+	CallID     string          `json:"call_id"`
+	SIPCallID  string          `json:"sip_call_id"`
+	Seat       string          `json:"seat"`
+	From       string          `json:"from"`
+	To         string          `json:"to"`
+	State      string          `json:"state"`
+	Status     string          `json:"status,omitempty"`
+	StartedAt  time.Time       `json:"started_at"`
+	AnsweredAt *time.Time      `json:"answered_at,omitempty"`
+	EndedAt    *time.Time      `json:"ended_at,omitempty"`
+	Cause      *Cause          `json:"cause,omitempty"`
+	Metadata   json.RawMessage `json:"metadata,omitempty"`
+	Media      MediaInfo       `json:"media"`
+}
+
+// MediaInfo is what each leg's RTP did, per direction.
+type MediaInfo struct {
+	TrunkCodec    string                `json:"trunk_codec,omitempty"`
+	BrowserCodec  string                `json:"browser_codec,omitempty"`
+	DownlinkCodec string                `json:"downlink_codec,omitempty"`
+	Remote        string                `json:"remote_rtp,omitempty"`
+	Local         string                `json:"local_rtp,omitempty"`
+	Latched       bool                  `json:"latched"`
+	Direction     string                `json:"direction,omitempty"`
+	Uplink        *media.StreamSnapshot `json:"uplink,omitempty"`   // browser → bridge
+	Downlink      *media.StreamSnapshot `json:"downlink,omitempty"` // trunk → bridge
+	SentToTrunk   uint64                `json:"sent_to_trunk"`
+	ForeignRTP    uint64                `json:"foreign_rtp_dropped"`
+	BadRTP        uint64                `json:"bad_rtp"`
+	Chains        map[string]string     `json:"chains,omitempty"`
+}
+
+// Info returns a snapshot of the call.
+func (c *Call) Info() CallInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ci := CallInfo{
+		CallID:    c.ID,
+		SIPCallID: c.sipCallID,
+		Seat:      c.seat.ID,
+		From:      c.From,
+		To:        c.To,
+		State:     c.state,
+		StartedAt: c.startedAt.UTC(),
+		Metadata:  c.Metadata,
+	}
+	if !c.answeredAt.IsZero() {
+		t := c.answeredAt.UTC()
+		ci.AnsweredAt = &t
+	}
+	if !c.endedAt.IsZero() {
+		t := c.endedAt.UTC()
+		ci.EndedAt = &t
+		ci.Status = c.statusLocked()
+	}
+	if c.cause != nil {
+		cause := *c.cause
+		ci.Cause = &cause
+	}
+	m := &ci.Media
+	if c.remote.Codec.Name != "" {
+		m.TrunkCodec = c.remote.Codec.Name
+		m.Direction = c.remote.Direction
+	}
+	if c.rtp != nil {
+		m.Local = c.rtp.localAddr().String()
+		if r := c.rtp.remote.Load(); r != nil {
+			m.Remote = r.String()
+		}
+		m.Latched = c.rtp.latched.Load()
+		m.SentToTrunk = c.rtp.sent.Load()
+		m.ForeignRTP = c.rtp.foreign.Load()
+		m.BadRTP = c.rtp.bad.Load()
+	}
+	if c.uplinkStat != nil {
+		s := c.uplinkStat()
+		m.Uplink = &s
+		m.BrowserCodec = c.leg.UplinkCodec().Name
+	}
+	if c.downlink != nil {
+		s := c.downlink.Stats()
+		m.Downlink = &s
+		m.DownlinkCodec = c.leg.DownlinkCodec().Name
+		m.Chains = map[string]string{"downlink": c.downlink.String()}
+		if c.uplink != nil {
+			m.Chains["uplink"] = c.uplink.String()
+		}
+	}
+	return ci
+}
+
+// LegQuality summarizes one direction for the webhook.
+type LegQuality struct {
+	Packets  uint64  `json:"packets"`
+	Lost     int64   `json:"lost"`
+	JitterMs float64 `json:"jitter_ms"`
+	Silent   bool    `json:"silent"`
+}
+
+// Quality is the webhook's quality block.
+type Quality struct {
+	MOS         float64    `json:"mos"`
+	Uplink      LegQuality `json:"uplink"`
+	Downlink    LegQuality `json:"downlink"`
+	OneWayAudio bool       `json:"one_way_audio"`
+}
+
+// Quality computes the call's quality summary: per-direction counters and
+// an E-model MOS (ITU-T G.107, G.711 with PLC, Bpl 25.1) from the worse
+// direction's loss and jitter.
+func (ci CallInfo) Quality() Quality {
+	var q Quality
+	leg := func(s *media.StreamSnapshot) LegQuality {
+		if s == nil {
+			return LegQuality{Silent: true}
+		}
+		return LegQuality{Packets: s.Packets, Lost: s.Lost, JitterMs: round1(s.JitterMs), Silent: s.Packets == 0 || s.Silent}
+	}
+	q.Uplink = leg(ci.Media.Uplink)
+	q.Downlink = leg(ci.Media.Downlink)
+	answered := ci.AnsweredAt != nil
+	if answered {
+		q.OneWayAudio = (q.Uplink.Packets == 0) != (q.Downlink.Packets == 0) || q.Uplink.Silent != q.Downlink.Silent
+	}
+	lossPct := math.Max(lossPercent(q.Uplink), lossPercent(q.Downlink))
+	jitter := math.Max(q.Uplink.JitterMs, q.Downlink.JitterMs)
+	if answered && (q.Uplink.Packets > 0 || q.Downlink.Packets > 0) {
+		q.MOS = EModelMOS(2*jitter+20+10, lossPct, 25.1)
+	}
+	return q
+}
+
+func lossPercent(l LegQuality) float64 {
+	total := float64(l.Packets) + float64(max(l.Lost, 0))
+	if total == 0 {
+		return 0
+	}
+	return 100 * float64(max(l.Lost, 0)) / total
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+// EModelMOS is the ITU-T G.107 E-model for G.711 (Ie = 0): d is the
+// one-way delay in ms, ppl the packet loss in percent, bpl the codec's
+// loss robustness (25.1 with PLC, 4.3 without; G.113 Appendix I).
+func EModelMOS(d, ppl, bpl float64) float64 {
+	const roIs = 93.2
+	id := 0.024 * d
+	if d > 177.3 {
+		id += 0.11 * (d - 177.3)
+	}
+	ie := 0.0
+	ieEff := ie + (95-ie)*ppl/(ppl+bpl) // BurstR = 1, G.107 eq. 7-29
+	r := roIs - id - ieEff
+	var mos float64
+	switch {
+	case r <= 0:
+		mos = 1
+	case r >= 100:
+		mos = 4.5
+	default:
+		mos = 1 + 0.035*r + r*(r-60)*(100-r)*7e-6
+	}
+	return math.Round(mos*100) / 100
+}

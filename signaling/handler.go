@@ -1,0 +1,353 @@
+// Package signaling is the browser side of the bridge: the WebSocket
+// protocol of docs/SIGNALING.md and each session's one WebRTC peer
+// connection.
+package signaling
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/config"
+)
+
+// Protocol timers (signaling.md, "Transport").
+const (
+	DefaultHelloTimeout = 5 * time.Second
+	DefaultPingInterval = 15 * time.Second
+	DefaultIdleTimeout  = 45 * time.Second
+	DefaultResumeGrace  = 10 * time.Second
+)
+
+// Options configures the signaling handler.
+type Options struct {
+	Bridge *bridge.Bridge
+	API    *webrtc.API
+	// AllowedOrigins: empty = same origin only; "*" = any.
+	AllowedOrigins []string
+	ICEServers     []config.ICEServer
+	Logger         *slog.Logger
+
+	HelloTimeout, PingInterval, IdleTimeout, ResumeGrace time.Duration
+}
+
+// Server serves /v1/ws and keeps the sessions, including those waiting to
+// be resumed.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	sessions map[string]*Session // guarded by mu
+}
+
+// Handler returns the WebSocket endpoint. It owns no listener.
+func Handler(opts Options) *Server {
+	if opts.HelloTimeout <= 0 {
+		opts.HelloTimeout = DefaultHelloTimeout
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = DefaultPingInterval
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.ResumeGrace <= 0 {
+		opts.ResumeGrace = DefaultResumeGrace
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{opts: opts, log: opts.Logger, sessions: map[string]*Session{}}
+	s.upgrader = websocket.Upgrader{
+		CheckOrigin:     s.checkOrigin,
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+	}
+	return s
+}
+
+// checkOrigin enforces http.allowed_origins before the upgrade (403).
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if slices.Contains(s.opts.AllowedOrigins, "*") {
+		return true
+	}
+	if origin == "" {
+		return true // not a browser: nothing to forge
+	}
+	if len(s.opts.AllowedOrigins) == 0 {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
+	}
+	for _, o := range s.opts.AllowedOrigins {
+		if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// Sessions returns the live sessions.
+func (s *Server) Sessions() []*Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		out = append(out, ss)
+	}
+	return out
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.log.Info("websocket upgrade refused", "origin", r.Header.Get("Origin"), "error", err)
+		return
+	}
+	c := newConn(ws, s.opts.PingInterval)
+	ws.SetPongHandler(func(string) error {
+		return ws.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
+	})
+	go c.writeLoop()
+	s.serveConn(c, r.RemoteAddr)
+}
+
+// serveConn runs one socket: hello (or resume), then the session's messages.
+func (s *Server) serveConn(c *conn, remote string) {
+	log := s.log.With("remote", remote)
+	_ = c.ws.SetReadDeadline(time.Now().Add(s.opts.HelloTimeout))
+	data, err := c.readFrame()
+	if err != nil {
+		switch {
+		case errors.Is(err, errFrameTooLarge):
+			c.closeWith(CloseBadFrame, "frame too large")
+		case isTimeout(err):
+			c.closeWith(CloseUnauthorized, "no hello within 5 s")
+		default:
+			c.closeWith(websocket.CloseNormalClosure, "")
+		}
+		return
+	}
+	var msg Inbound
+	if err := json.Unmarshal(data, &msg); err != nil {
+		c.closeWith(CloseBadFrame, "not JSON")
+		return
+	}
+	var sess *Session
+	switch msg.Type {
+	case TypeHello:
+		sa, err := s.opts.Bridge.Authenticate(msg.Token)
+		if err != nil {
+			log.Info("hello refused", "error", err)
+			c.send(ErrorMessage{Type: TypeError, Code: CodeUnauthorized, Message: err.Error()})
+			c.closeWith(CloseUnauthorized, "unauthorized")
+			return
+		}
+		sess = s.newSession(sa, msg.Client)
+		sess.attach(c)
+		sess.send(Ready{Type: TypeReady, SessionID: sess.ID, Seat: sa.Seat.ID, CallerIDs: sa.CallerIDs, ICEServers: s.iceServers()})
+	case TypeResume:
+		sa, err := s.opts.Bridge.Authenticate(msg.Token)
+		if err != nil {
+			c.send(ErrorMessage{Type: TypeError, Code: CodeUnauthorized, Message: err.Error()})
+			c.closeWith(CloseUnauthorized, "unauthorized")
+			return
+		}
+		s.mu.Lock()
+		sess = s.sessions[msg.SessionID]
+		s.mu.Unlock()
+		if sess == nil || sess.auth.Seat.ID != sa.Seat.ID || !sess.resume(c, sa) {
+			c.send(ErrorMessage{Type: TypeError, Code: "session_not_found", Message: "no live session with that id; send hello"})
+			c.closeWith(CloseUnauthorized, "session not found")
+			return
+		}
+	default:
+		c.closeWith(CloseBadFrame, "the first message must be hello")
+		return
+	}
+
+	for {
+		_ = c.ws.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
+		data, err := c.readFrame()
+		if err != nil {
+			if errors.Is(err, errFrameTooLarge) {
+				c.closeWith(CloseBadFrame, "frame too large")
+			} else {
+				c.closeWith(websocket.CloseGoingAway, "")
+			}
+			sess.detach(c)
+			return
+		}
+		if !sess.owns(c) {
+			return // replaced by a resume on another socket
+		}
+		sess.handle(data)
+	}
+}
+
+func (s *Server) iceServers() []config.ICEServer {
+	if s.opts.ICEServers == nil {
+		return []config.ICEServer{}
+	}
+	return s.opts.ICEServers
+}
+
+func (s *Server) newSession(sa *bridge.SeatAuth, client *ClientInfo) *Session {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	ctx, cancel := context.WithCancel(context.Background())
+	sess := &Session{
+		ID:     hex.EncodeToString(b[:]),
+		srv:    s,
+		auth:   sa,
+		calls:  map[string]bool{},
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	sess.log = s.log.With("session_id", sess.ID, "seat", sa.Seat.ID)
+	if client != nil {
+		sess.log.Info("session started", "client", client.Name, "client_version", client.Version)
+	} else {
+		sess.log.Info("session started")
+	}
+	s.mu.Lock()
+	s.sessions[sess.ID] = sess
+	s.mu.Unlock()
+	return sess
+}
+
+func (s *Server) remove(sess *Session) {
+	s.mu.Lock()
+	delete(s.sessions, sess.ID)
+	s.mu.Unlock()
+}
+
+// Shutdown closes every session (their calls are ended by the bridge).
+func (s *Server) Shutdown() {
+	for _, sess := range s.Sessions() {
+		sess.terminate()
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+var errFrameTooLarge = errors.New("signaling: frame over 64 KiB")
+
+// conn is one WebSocket with a single writer goroutine: everything that
+// writes a data frame goes through out, and closing goes through the writer
+// too so queued messages (an error before 4401) are flushed first.
+type conn struct {
+	ws      *websocket.Conn
+	out     chan []byte
+	closing chan struct{} // closed by closeWith
+	done    chan struct{} // closed when the writer has closed the socket
+	once    sync.Once
+	code    int    // set before closing is closed
+	reason  string // set before closing is closed
+	pingInt time.Duration
+}
+
+func newConn(ws *websocket.Conn, ping time.Duration) *conn {
+	return &conn{ws: ws, out: make(chan []byte, 128), closing: make(chan struct{}), done: make(chan struct{}), pingInt: ping}
+}
+
+// readFrame reads one frame of at most MaxFrame bytes.
+func (c *conn) readFrame() ([]byte, error) {
+	for {
+		typ, r, err := c.ws.NextReader()
+		if err != nil {
+			return nil, err
+		}
+		data, err := io.ReadAll(io.LimitReader(r, MaxFrame+1))
+		if err != nil {
+			return nil, err
+		}
+		if len(data) > MaxFrame {
+			return nil, errFrameTooLarge
+		}
+		if typ != websocket.TextMessage && typ != websocket.BinaryMessage {
+			continue
+		}
+		return data, nil
+	}
+}
+
+func (c *conn) send(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	select {
+	case <-c.closing:
+		return
+	default:
+	}
+	select {
+	case c.out <- b:
+	default:
+		// A client that does not read is dropped rather than buffered forever.
+		c.closeWith(websocket.ClosePolicyViolation, "client too slow")
+	}
+}
+
+func (c *conn) writeLoop() {
+	ping := time.NewTicker(c.pingInt)
+	defer ping.Stop()
+	defer close(c.done)
+	for {
+		select {
+		case b := <-c.out:
+			_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+				_ = c.ws.Close()
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second)); err != nil {
+				_ = c.ws.Close()
+				return
+			}
+		case <-c.closing:
+			deadline := time.Now().Add(time.Second)
+			_ = c.ws.SetWriteDeadline(deadline)
+			for drained := false; !drained; {
+				select {
+				case b := <-c.out:
+					_ = c.ws.WriteMessage(websocket.TextMessage, b)
+				default:
+					drained = true
+				}
+			}
+			_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.code, c.reason), deadline)
+			_ = c.ws.Close()
+			return
+		}
+	}
+}
+
+// closeWith queues a close frame with code after pending messages.
+func (c *conn) closeWith(code int, reason string) {
+	c.once.Do(func() {
+		c.code, c.reason = code, reason
+		close(c.closing)
+	})
+}

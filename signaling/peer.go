@@ -1,0 +1,308 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/callbridge/callbridge/media"
+)
+
+// Sentinel errors of the browser leg.
+var (
+	ErrBadSDP       = errors.New("signaling: bad SDP")
+	ErrNoAudioOffer = errors.New("signaling: the offer has no audio with a codec the bridge handles")
+	ErrPeerClosed   = errors.New("signaling: peer connection closed")
+)
+
+// Peer is a signaling session's one WebRTC peer connection. It is created on
+// the first offer, renegotiated by later ones (ICE restart included), and
+// reused by every call of the session. It implements bridge.BrowserLeg.
+type Peer struct {
+	log *slog.Logger
+	pc  *webrtc.PeerConnection
+
+	mu        sync.Mutex
+	track     *webrtc.TrackLocalStaticRTP // downlink toward the browser; guarded by mu
+	downCodec media.Codec                 // guarded by mu
+	upCodec   media.Codec                 // guarded by mu
+	pkt       rtp.Packet                  // reused for downlink writes; guarded by wmu
+	wmu       sync.Mutex
+
+	connected     chan struct{} // closed once ICE+DTLS are up
+	connectedOnce sync.Once
+	closed        chan struct{}
+	closeOnce     sync.Once
+
+	uplink atomic.Pointer[handlerBox]
+	stats  peerCounters
+}
+
+type handlerBox struct{ h media.RTPHandler }
+
+type peerCounters struct {
+	upPackets, upBad, downPackets atomic.Uint64
+}
+
+// newPeer creates the peer connection; onCandidate receives local ICE
+// candidates (nil at the end of gathering).
+func newPeer(api *webrtc.API, log *slog.Logger, onCandidate func(*webrtc.ICECandidateInit)) (*Peer, error) {
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("signaling: new peer connection: %w", err)
+	}
+	p := &Peer{log: log, pc: pc, connected: make(chan struct{}), closed: make(chan struct{})}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			onCandidate(nil)
+			return
+		}
+		init := c.ToJSON()
+		onCandidate(&init)
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		log.Debug("peer connection state", "state", s.String())
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			p.connectedOnce.Do(func() { close(p.connected) })
+		case webrtc.PeerConnectionStateClosed:
+			p.closeOnce.Do(func() { close(p.closed) })
+		}
+	})
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		if t.Kind() != webrtc.RTPCodecTypeAudio {
+			return
+		}
+		c := t.Codec()
+		p.mu.Lock()
+		p.upCodec = codecOf(c)
+		p.mu.Unlock()
+		log.Info("browser audio", "codec", c.MimeType, "fmtp", c.SDPFmtpLine, "payload_type", c.PayloadType)
+		go p.readUplink(t)
+	})
+	return p, nil
+}
+
+func codecOf(c webrtc.RTPCodecParameters) media.Codec {
+	name := strings.TrimPrefix(strings.ToLower(c.MimeType), "audio/")
+	switch name {
+	case "pcmu":
+		name = "PCMU"
+	case "pcma":
+		name = "PCMA"
+	}
+	return media.Codec{Name: name, ClockRate: int(c.ClockRate), PayloadType: uint8(c.PayloadType)}
+}
+
+// HandleOffer applies an offer (first or renegotiation) and returns the
+// answer SDP (JSEP, RFC 8829 §5.3).
+func (p *Peer) HandleOffer(offerSDP string) (string, error) {
+	var parsed sdp.SessionDescription
+	if err := parsed.UnmarshalString(offerSDP); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	down, ok := downlinkCodecFromOffer(&parsed)
+	if !ok {
+		return "", ErrNoAudioOffer
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.track == nil {
+		track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: "audio/" + down.Name, ClockRate: 8000}, "audio", "callbridge")
+		if err != nil {
+			return "", fmt.Errorf("signaling: downlink track: %w", err)
+		}
+		sender, err := p.pc.AddTrack(track)
+		if err != nil {
+			return "", fmt.Errorf("signaling: add track: %w", err)
+		}
+		go drainRTCP(sender)
+		p.track = track
+		p.downCodec = down
+		p.upCodec = media.Codec{Name: "opus", ClockRate: 48000, PayloadType: ptOpus}
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	// pion copies the browser's Opus fmtp into the answer; preferences set
+	// after SetRemoteDescription put our maxplaybackrate there instead.
+	for _, tr := range p.pc.GetTransceivers() {
+		if tr.Kind() == webrtc.RTPCodecTypeAudio {
+			if err := tr.SetCodecPreferences(audioCodecs()); err != nil {
+				p.log.Warn("codec preferences not applied", "error", err)
+			}
+		}
+	}
+	answer, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	if err := p.pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("signaling: set local description: %w", err)
+	}
+	if ld := p.pc.LocalDescription(); ld != nil {
+		return ld.SDP, nil
+	}
+	return answer.SDP, nil
+}
+
+// downlinkCodecFromOffer picks the G.711 law the browser offered: PCMU
+// first, else PCMA. The offer must have an audio section.
+func downlinkCodecFromOffer(s *sdp.SessionDescription) (media.Codec, bool) {
+	for _, m := range s.MediaDescriptions {
+		if m.MediaName.Media != "audio" {
+			continue
+		}
+		hasU, hasA := false, false
+		for _, f := range m.MediaName.Formats {
+			switch f {
+			case "0":
+				hasU = true
+			case "8":
+				hasA = true
+			}
+		}
+		for _, a := range m.Attributes {
+			if a.Key != "rtpmap" {
+				continue
+			}
+			v := strings.ToUpper(a.Value)
+			hasU = hasU || strings.Contains(v, " PCMU/8000")
+			hasA = hasA || strings.Contains(v, " PCMA/8000")
+		}
+		switch {
+		case hasU:
+			return media.CodecPCMU, true
+		case hasA:
+			return media.CodecPCMA, true
+		}
+	}
+	return media.Codec{}, false
+}
+
+// AddCandidate adds a trickled remote candidate; nil is end-of-candidates.
+func (p *Peer) AddCandidate(c *webrtc.ICECandidateInit) error {
+	if c == nil || c.Candidate == "" {
+		return nil
+	}
+	return p.pc.AddICECandidate(*c)
+}
+
+func drainRTCP(s *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := s.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+// readUplink reads the browser's RTP and hands it to the attached call.
+func (p *Peer) readUplink(t *webrtc.TrackRemote) {
+	buf := make([]byte, 1500)
+	var h rtp.Header
+	for {
+		n, _, err := t.Read(buf)
+		if err != nil {
+			return
+		}
+		hn, err := h.Unmarshal(buf[:n])
+		if err != nil {
+			p.stats.upBad.Add(1)
+			continue
+		}
+		p.stats.upPackets.Add(1)
+		box := p.uplink.Load()
+		if box == nil {
+			continue
+		}
+		payload := buf[hn:n]
+		if h.Padding && len(payload) > 0 {
+			pad := int(payload[len(payload)-1])
+			if pad > len(payload) {
+				p.stats.upBad.Add(1)
+				continue
+			}
+			payload = payload[:len(payload)-pad]
+		}
+		if err := box.h.HandleRTP(&h, payload); err != nil {
+			p.stats.upBad.Add(1)
+		}
+	}
+}
+
+// WaitMedia implements bridge.BrowserLeg.
+func (p *Peer) WaitMedia(ctx context.Context) error {
+	select {
+	case <-p.connected:
+		return nil
+	case <-p.closed:
+		return ErrPeerClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// UplinkCodec implements bridge.BrowserLeg.
+func (p *Peer) UplinkCodec() media.Codec {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.upCodec
+}
+
+// DownlinkCodec implements bridge.BrowserLeg.
+func (p *Peer) DownlinkCodec() media.Codec {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.downCodec
+}
+
+// Downlink implements bridge.BrowserLeg.
+func (p *Peer) Downlink() media.RTPHandler { return peerDownlink{p} }
+
+// AttachUplink implements bridge.BrowserLeg.
+func (p *Peer) AttachUplink(h media.RTPHandler) {
+	if h == nil {
+		p.uplink.Store(nil)
+		return
+	}
+	p.uplink.Store(&handlerBox{h})
+}
+
+type peerDownlink struct{ p *Peer }
+
+func (d peerDownlink) HandleRTP(h *rtp.Header, payload []byte) error {
+	p := d.p
+	p.mu.Lock()
+	track := p.track
+	p.mu.Unlock()
+	if track == nil {
+		return nil
+	}
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	p.pkt.Header = *h
+	p.pkt.Payload = payload
+	err := track.WriteRTP(&p.pkt)
+	p.pkt.Payload = nil
+	if err == nil {
+		p.stats.downPackets.Add(1)
+	}
+	return err
+}
+
+func (d peerDownlink) String() string { return "webrtc" }
+
+// Close closes the peer connection.
+func (p *Peer) Close() error {
+	p.closeOnce.Do(func() { close(p.closed) })
+	return p.pc.Close()
+}

@@ -1,0 +1,391 @@
+package signaling
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/media"
+)
+
+// Session is one authenticated browser: its socket (replaced on resume),
+// its peer connection and its calls.
+type Session struct {
+	ID  string
+	srv *Server
+	log *slog.Logger
+
+	ctx    context.Context // ends when the session is terminated
+	cancel context.CancelFunc
+
+	mu          sync.Mutex
+	auth        *bridge.SeatAuth       // guarded by mu
+	conn        *conn                  // current socket, nil while detached; guarded by mu
+	peer        *Peer                  // guarded by mu
+	calls       map[string]bool        // ids of this session's live calls; guarded by mu
+	backlog     [][]byte               // messages queued while detached; guarded by mu
+	grace       *time.Timer            // runs while detached; guarded by mu
+	terminated  bool                   // guarded by mu
+	clientStats map[string]ClientStats // latest browser getStats per call; guarded by mu
+}
+
+// ClientStats is the browser's own view of a call, uploaded by the widget.
+type ClientStats struct {
+	Received time.Time       `json:"received"`
+	Raw      json.RawMessage `json:"raw"`
+}
+
+const maxBacklog = 256
+
+func (s *Session) attach(c *conn) {
+	s.mu.Lock()
+	s.conn = c
+	s.mu.Unlock()
+}
+
+func (s *Session) owns(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn == c
+}
+
+// send delivers a message to the current socket, or queues it while the
+// session waits to be resumed.
+func (s *Session) send(v any) {
+	s.mu.Lock()
+	c := s.conn
+	if c == nil && !s.terminated {
+		if b, err := json.Marshal(v); err == nil && len(s.backlog) < maxBacklog {
+			s.backlog = append(s.backlog, b)
+		}
+	}
+	s.mu.Unlock()
+	if c != nil {
+		c.send(v)
+	}
+}
+
+// detach is a dropped socket: the session and its calls live on for the
+// resume grace period, then end (BYE/CANCEL upstream).
+func (s *Session) detach(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != c || s.terminated {
+		return
+	}
+	s.conn = nil
+	s.log.Info("socket dropped; waiting for resume", "grace", s.srv.opts.ResumeGrace)
+	s.grace = time.AfterFunc(s.srv.opts.ResumeGrace, s.terminate)
+}
+
+// resume re-attaches a new socket; false when the session is gone.
+func (s *Session) resume(c *conn, sa *bridge.SeatAuth) bool {
+	s.mu.Lock()
+	if s.terminated {
+		s.mu.Unlock()
+		return false
+	}
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+	old := s.conn
+	s.conn = c
+	s.auth = sa
+	backlog := s.backlog
+	s.backlog = nil
+	calls := make([]string, 0, len(s.calls))
+	for id := range s.calls {
+		calls = append(calls, id)
+	}
+	s.mu.Unlock()
+	if old != nil {
+		old.closeWith(CloseReplaced, "resumed elsewhere")
+	}
+	s.log.Info("session resumed", "calls", len(calls))
+	c.send(map[string]any{"type": TypeResumed, "session_id": s.ID, "calls": calls})
+	for _, b := range backlog {
+		select {
+		case c.out <- b:
+		default:
+		}
+	}
+	return true
+}
+
+// terminate ends the session: its calls, its peer connection.
+func (s *Session) terminate() {
+	s.mu.Lock()
+	if s.terminated {
+		s.mu.Unlock()
+		return
+	}
+	s.terminated = true
+	calls := make([]string, 0, len(s.calls))
+	for id := range s.calls {
+		calls = append(calls, id)
+	}
+	peer := s.peer
+	c := s.conn
+	s.mu.Unlock()
+	s.cancel()
+	for _, id := range calls {
+		if call, ok := s.srv.opts.Bridge.Call(id); ok {
+			call.Abandon()
+		}
+	}
+	if peer != nil {
+		_ = peer.Close()
+	}
+	if c != nil {
+		c.closeWith(1000, "session ended")
+	}
+	s.srv.remove(s)
+	s.log.Info("session ended")
+}
+
+func (s *Session) sendError(requestID, callID, code, msg string) {
+	s.send(ErrorMessage{Type: TypeError, RequestID: requestID, CallID: callID, Code: code, Message: msg})
+}
+
+var digitsRe = regexp.MustCompile(`^[0-9*#A-D]{1,32}$`)
+
+// handle dispatches one frame after hello. Errors are replies; the session
+// stays up.
+func (s *Session) handle(data []byte) {
+	var msg Inbound
+	if err := json.Unmarshal(data, &msg); err != nil {
+		s.sendError("", "", CodeBadRequest, "malformed JSON: "+err.Error())
+		return
+	}
+	switch msg.Type {
+	case TypePing:
+		s.send(map[string]string{"type": TypePong})
+	case TypeOffer:
+		s.handleOffer(msg)
+	case TypeCandidate:
+		s.handleCandidate(msg)
+	case TypeCall:
+		s.handleCall(msg)
+	case TypeHangup:
+		call, ok := s.ownCall(msg.CallID)
+		if !ok {
+			s.sendError(msg.RequestID, msg.CallID, "unknown_call", "no such call in this session")
+			return
+		}
+		call.Hangup()
+	case TypeDTMF:
+		s.handleDTMF(msg)
+	case TypeStats:
+		s.mu.Lock()
+		if s.clientStats == nil {
+			s.clientStats = map[string]ClientStats{}
+		}
+		if _, ok := s.calls[msg.CallID]; ok || len(s.clientStats) < 16 {
+			s.clientStats[msg.CallID] = ClientStats{Received: time.Now(), Raw: append(json.RawMessage(nil), data...)}
+		}
+		s.mu.Unlock()
+	case TypeHello, TypeResume:
+		s.sendError(msg.RequestID, "", CodeBadRequest, "this session is already authenticated")
+	case "":
+		s.sendError(msg.RequestID, "", CodeBadRequest, "message has no type")
+	default:
+		s.sendError(msg.RequestID, "", CodeBadRequest, fmt.Sprintf("unknown message type %q", msg.Type))
+	}
+}
+
+func (s *Session) handleOffer(msg Inbound) {
+	if msg.SDP == "" {
+		s.sendError("", "", CodeBadRequest, "offer without sdp")
+		return
+	}
+	s.mu.Lock()
+	peer := s.peer
+	s.mu.Unlock()
+	if peer == nil {
+		p, err := newPeer(s.srv.opts.API, s.log, func(c *webrtc.ICECandidateInit) {
+			s.send(CandidateMessage{Type: TypeCandidate, Candidate: c})
+		})
+		if err != nil {
+			s.sendError("", "", CodeInternal, err.Error())
+			return
+		}
+		peer = p
+		s.mu.Lock()
+		s.peer = p
+		s.mu.Unlock()
+	}
+	answer, err := peer.HandleOffer(msg.SDP)
+	if err != nil {
+		s.log.Info("offer refused", "error", err)
+		s.sendError("", "", CodeBadRequest, err.Error())
+		return
+	}
+	s.send(SDPMessage{Type: TypeAnswer, SDP: answer})
+}
+
+func (s *Session) handleCandidate(msg Inbound) {
+	s.mu.Lock()
+	peer := s.peer
+	s.mu.Unlock()
+	if peer == nil {
+		s.sendError("", "", CodeBadRequest, "candidate before offer")
+		return
+	}
+	raw := bytes.TrimSpace(msg.Candidate)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return // end-of-candidates
+	}
+	var c webrtc.ICECandidateInit
+	if err := json.Unmarshal(raw, &c); err != nil {
+		s.sendError("", "", CodeBadRequest, "candidate is not an RTCIceCandidateInit: "+err.Error())
+		return
+	}
+	if err := peer.AddCandidate(&c); err != nil {
+		s.sendError("", "", CodeBadRequest, "candidate refused: "+err.Error())
+	}
+}
+
+func (s *Session) peerLeg() *Peer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peer
+}
+
+func (s *Session) handleCall(msg Inbound) {
+	if msg.To == "" {
+		s.sendError(msg.RequestID, "", CodeBadRequest, "call needs a `to` number")
+		return
+	}
+	meta := bytes.TrimSpace(msg.Metadata)
+	if len(meta) > 0 && !bytes.Equal(meta, []byte("null")) {
+		if len(meta) > 4096 {
+			s.sendError(msg.RequestID, "", CodeBadRequest, "metadata is larger than 4 KiB")
+			return
+		}
+		if meta[0] != '{' {
+			s.sendError(msg.RequestID, "", CodeBadRequest, "metadata must be a JSON object")
+			return
+		}
+	} else {
+		meta = nil
+	}
+	s.mu.Lock()
+	sa := s.auth
+	s.mu.Unlock()
+	leg := &lazyLeg{s: s}
+	go func() {
+		call, err := s.srv.opts.Bridge.Originate(s.ctx, bridge.CallRequest{
+			Auth:      sa,
+			RequestID: msg.RequestID,
+			To:        msg.To,
+			From:      msg.From,
+			Metadata:  json.RawMessage(meta),
+			Leg:       leg,
+			OnState:   s.onCallState,
+		})
+		if err != nil {
+			code := CodeInternal
+			var coded interface{ SignalingCode() string }
+			if errors.As(err, &coded) {
+				code = coded.SignalingCode()
+			}
+			s.log.Info("call refused", "request_id", msg.RequestID, "code", code, "error", err)
+			s.sendError(msg.RequestID, "", code, err.Error())
+			return
+		}
+		s.mu.Lock()
+		gone := s.terminated
+		s.mu.Unlock()
+		if gone {
+			call.Abandon()
+		}
+	}()
+}
+
+// onCallState forwards call progress and tracks the session's calls.
+func (s *Session) onCallState(cs bridge.CallState) {
+	s.mu.Lock()
+	if cs.State == bridge.StateEnded {
+		delete(s.calls, cs.CallID)
+	} else {
+		s.calls[cs.CallID] = true
+	}
+	s.mu.Unlock()
+	s.send(CallStateMessage{Type: TypeCallState, CallState: cs})
+}
+
+func (s *Session) ownCall(id string) (*bridge.Call, bool) {
+	s.mu.Lock()
+	owned := s.calls[id]
+	s.mu.Unlock()
+	if !owned || id == "" {
+		return nil, false
+	}
+	return s.srv.opts.Bridge.Call(id)
+}
+
+func (s *Session) handleDTMF(msg Inbound) {
+	if !digitsRe.MatchString(msg.Digits) {
+		s.sendError(msg.RequestID, msg.CallID, CodeBadRequest, "digits must be 1 to 32 of 0-9 * # A-D")
+		return
+	}
+	dur := time.Duration(msg.DurationMS) * time.Millisecond
+	if msg.DurationMS == 0 {
+		dur = 100 * time.Millisecond
+	}
+	if dur < 40*time.Millisecond || dur > 2*time.Second {
+		s.sendError(msg.RequestID, msg.CallID, CodeBadRequest, "duration_ms must be 40 to 2000")
+		return
+	}
+	call, ok := s.ownCall(msg.CallID)
+	if !ok {
+		s.sendError(msg.RequestID, msg.CallID, "unknown_call", "no such call in this session")
+		return
+	}
+	if err := call.SendDTMF(msg.Digits, dur); err != nil {
+		code := CodeInternal
+		var coded interface{ SignalingCode() string }
+		if errors.As(err, &coded) {
+			code = coded.SignalingCode()
+		}
+		s.sendError(msg.RequestID, msg.CallID, code, err.Error())
+	}
+}
+
+// lazyLeg is the session's peer as a bridge.BrowserLeg; the peer may not
+// exist yet when the call is requested (offer after call).
+type lazyLeg struct{ s *Session }
+
+func (l *lazyLeg) WaitMedia(ctx context.Context) error {
+	for {
+		if p := l.s.peerLeg(); p != nil {
+			return p.WaitMedia(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no offer from the browser: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (l *lazyLeg) peer() *Peer { return l.s.peerLeg() }
+
+func (l *lazyLeg) UplinkCodec() media.Codec   { return l.peer().UplinkCodec() }
+func (l *lazyLeg) DownlinkCodec() media.Codec { return l.peer().DownlinkCodec() }
+func (l *lazyLeg) Downlink() media.RTPHandler { return l.peer().Downlink() }
+func (l *lazyLeg) AttachUplink(h media.RTPHandler) {
+	if p := l.peer(); p != nil {
+		p.AttachUplink(h)
+	}
+}
