@@ -1022,6 +1022,7 @@ export class CallbridgeSoftphone extends HTMLElement {
   _renderCall(ended) {
     const el = this._el;
     const c = this.currentCall;
+    const focused = this._root.activeElement; // before Call/Hang up swap and drop focus
     const state = c ? c.state : (ended ? 'ended' : 'idle');
     el.box.dataset.call = state;
     const active = !!c;
@@ -1047,7 +1048,6 @@ export class CallbridgeSoftphone extends HTMLElement {
       el.timer.hidden = true;
     }
     // Keep keyboard focus on a visible control when Call and Hang up swap.
-    const focused = this._root.activeElement;
     if (active && focused === el.call) el.hangup.focus();
     if (!active && focused === el.hangup) el.call.focus();
   }
