@@ -362,3 +362,39 @@ func TestDocsListEveryKey(t *testing.T) {
 		assert.Contains(t, string(doc), "`"+EnvVar(k)+"`", "variable of %s undocumented", k)
 	}
 }
+
+func TestWebhookTemplateValidation(t *testing.T) {
+	tests := []struct {
+		name, tmpl, contentType, want string
+	}{
+		{"does not parse", `{"id": {{.ID}`, "", "webhook.template"},
+		{"not JSON", `{"to": {{.Call.To}}}`, "", "not valid JSON"},
+		{"nil hangup on early events", `{"by": {{json .Call.Hangup.By}}}`, "", "call.initiated"},
+		{"unknown field", `{"x": {{json .Call.Colour}}}`, "", "Colour"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid()
+			c.Webhook.Template = tt.tmpl
+			err := c.Validate()
+			require.ErrorIs(t, err, ErrInvalid)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	c := valid()
+	c.Webhook.Template = `{"CallObject": {{json .Call.CallID}}{{with .Call.Hangup}}, "by": {{json .By}}{{end}}}`
+	require.NoError(t, c.Validate())
+	c.Webhook.Template = `call {{.Call.CallID}} ended`
+	c.Webhook.ContentType = "text/plain"
+	require.NoError(t, c.Validate(), "non-JSON bodies are fine with a non-JSON content type")
+}
+
+func TestWebhookConfig(t *testing.T) {
+	c := valid()
+	c.Seats[1].WebhookURL = "https://other.example/h"
+	w := c.WebhookConfig()
+	assert.Equal(t, c.Webhook.URL, w.URL)
+	assert.Equal(t, map[string]string{"agent-8": "https://other.example/h"}, w.SeatURLs)
+	assert.Equal(t, 10*time.Second, w.Timeout)
+	assert.Equal(t, c.Webhook.Secret, w.Secret)
+}

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net"
 	"net/netip"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/phone"
+	"github.com/callbridge/callbridge/webhook"
 )
 
 // Problems is the error Validate returns: every problem found, each naming
@@ -298,24 +298,9 @@ func (c *Config) checkWebhookURL(v *validator, key, raw string) {
 		v.add(key, "%q is a loopback target; set webhook.allow_private: true to allow it (demo and tests only)", raw)
 		return
 	}
-	if ip, err := netip.ParseAddr(h); err == nil && !IsPublicIP(ip) {
+	if ip, err := netip.ParseAddr(h); err == nil && !webhook.IsPublicIP(ip) {
 		v.add(key, "%q is a loopback/private address; set webhook.allow_private: true to allow it", raw)
 	}
-}
-
-// IsPublicIP reports whether ip is a globally routable unicast address: not
-// loopback, private (RFC 1918, RFC 4193), link-local, CGNAT (RFC 6598),
-// unspecified or multicast.
-func IsPublicIP(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() {
-		return false
-	}
-	if netip.MustParsePrefix("100.64.0.0/10").Contains(ip) || netip.MustParsePrefix("0.0.0.0/8").Contains(ip) {
-		return false
-	}
-	return true
 }
 
 func (c *Config) validateWebhook(v *validator) {
@@ -331,8 +316,8 @@ func (c *Config) validateWebhook(v *validator) {
 	case w.Secret == "" && anyURL:
 		v.add("webhook.secret", "not set but a webhook URL is; generate one with `echo whsec_$(openssl rand -base64 32)`")
 	case w.Secret != "":
-		if _, err := WebhookKey(w.Secret); err != nil {
-			v.add("webhook.secret", "%v", err)
+		if _, err := webhook.ParseSecret(w.Secret); err != nil {
+			v.add("webhook.secret", "%v", strings.TrimPrefix(err.Error(), webhook.ErrBadSecret.Error()+": "))
 		}
 	}
 	if w.Timeout <= 0 || w.Timeout > 5*time.Minute {
@@ -358,23 +343,11 @@ func (c *Config) validateWebhook(v *validator) {
 			v.add("webhook.headers", "value of %q contains a line break", name)
 		}
 	}
-}
-
-// WebhookKey decodes a Standard Webhooks secret ("whsec_" + base64 of 24 to
-// 64 bytes) into its HMAC key.
-func WebhookKey(secret string) ([]byte, error) {
-	b64, ok := strings.CutPrefix(secret, "whsec_")
-	if !ok {
-		return nil, fmt.Errorf("must start with \"whsec_\" followed by base64 (generate one with `echo whsec_$(openssl rand -base64 32)`)")
+	if w.Template != "" {
+		if err := webhook.CheckTemplate(w.Template, w.ContentType); err != nil {
+			v.add("webhook.template", "%v", err)
+		}
 	}
-	key, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		return nil, fmt.Errorf("the part after \"whsec_\" is not standard base64: %v", err)
-	}
-	if len(key) < 24 || len(key) > 64 {
-		return nil, fmt.Errorf("key is %d bytes; Standard Webhooks keys are 24 to 64 bytes", len(key))
-	}
-	return key, nil
 }
 
 func (c *Config) validateStore(v *validator) {

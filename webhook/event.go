@@ -1,0 +1,245 @@
+// Package webhook is the call event postback of docs/WEBHOOKS.md: the event
+// types, Standard Webhooks signing and verification, and delivery.
+//
+// The bridge builds an Event at each step of a call and hands it to a
+// Publisher. Two implementations exist: Sender posts from memory (no
+// durability), Outbox commits the event and the call record to a store
+// first and delivers from there with retries, surviving restarts.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Event types (docs/WEBHOOKS.md).
+const (
+	TypeInitiated = "call.initiated"
+	TypeRinging   = "call.ringing"
+	TypeAnswered  = "call.answered"
+	TypeCompleted = "call.completed"
+)
+
+// Call statuses. The last five are the final ones carried by
+// call.completed; the first three are what earlier events carry.
+const (
+	StatusInitiated = "initiated"
+	StatusRinging   = "ringing"
+	StatusAnswered  = "answered"
+
+	StatusCompleted = "completed" // answered, then ended
+	StatusBusy      = "busy"      // 486/600 or Q.850 17
+	StatusNoAnswer  = "no-answer" // ring timeout, 408/480
+	StatusCanceled  = "canceled"  // the agent hung up before answer
+	StatusFailed    = "failed"    // anything else
+)
+
+// Hangup.By values: who ended the call.
+const (
+	ByAgent  = "agent"
+	ByRemote = "remote"
+	ByBridge = "bridge"
+)
+
+// DirectionOutbound is the only direction of v1.
+const DirectionOutbound = "outbound"
+
+// Publisher receives every call event of the bridge, in call order. The
+// implementation decides durability; Publish must not block on the network.
+type Publisher interface {
+	Publish(ctx context.Context, ev Event) error
+}
+
+// Event is one call event as posted.
+type Event struct {
+	// Type is one of the Type* constants.
+	Type string
+	// ID is "evt_" + a UUID; it is the webhook-id header, stable across retries.
+	ID string
+	// CreatedAt is when the event happened.
+	CreatedAt time.Time
+	// Call is the call record as of this event.
+	Call CallRecord
+}
+
+// CallRecord is the call as the CRM sees it.
+type CallRecord struct {
+	CallID     string
+	Seat       string
+	Direction  string
+	From       string
+	To         string
+	Status     string
+	StartedAt  time.Time
+	AnsweredAt time.Time // zero if never answered (JSON null)
+	EndedAt    time.Time // zero until the end (JSON null)
+	DurationS  int
+	Hangup     *Hangup // nil until the end
+	SIPCallID  string
+	Metadata   map[string]any
+	Quality    *Quality // nil if no media flowed or not yet known
+	// Interrupted marks a call the bridge lost in a crash or restart; its
+	// completion was written on the next start.
+	Interrupted bool
+}
+
+// Hangup says how a call ended.
+type Hangup struct {
+	By      string `json:"by"`
+	SIPCode int    `json:"sip_code"`
+	Q850    int    `json:"q850"`
+	Reason  string `json:"reason"`
+}
+
+// Quality summarizes the media of both directions.
+type Quality struct {
+	MOS         float64    `json:"mos"`
+	Uplink      LegQuality `json:"uplink"`   // agent -> far end
+	Downlink    LegQuality `json:"downlink"` // far end -> agent
+	OneWayAudio bool       `json:"one_way_audio"`
+}
+
+// LegQuality is one direction's RTP statistics (RFC 3550 §6.4.1).
+type LegQuality struct {
+	Packets  int64   `json:"packets"`
+	Lost     int64   `json:"lost"`
+	JitterMS float64 `json:"jitter_ms"`
+	Silent   bool    `json:"silent"`
+}
+
+// NewEventID returns a fresh "evt_" id.
+func NewEventID() string {
+	return "evt_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+}
+
+// NewEvent returns an event of type typ for call, with a fresh id and the
+// current time.
+func NewEvent(typ string, call CallRecord) Event {
+	return Event{Type: typ, ID: NewEventID(), CreatedAt: time.Now(), Call: call}
+}
+
+// Validate checks what every event needs.
+func (e Event) Validate() error {
+	switch e.Type {
+	case TypeInitiated, TypeRinging, TypeAnswered, TypeCompleted:
+	default:
+		return fmt.Errorf("%w: unknown type %q", ErrBadEvent, e.Type)
+	}
+	if e.Call.CallID == "" {
+		return fmt.Errorf("%w: no call id", ErrBadEvent)
+	}
+	if e.ID == "" || strings.ContainsAny(e.ID, ". \r\n") {
+		return fmt.Errorf("%w: id %q is empty or contains '.' or spaces", ErrBadEvent, e.ID)
+	}
+	return nil
+}
+
+// IsFinalStatus reports whether s is one of the statuses call.completed carries.
+func IsFinalStatus(s string) bool {
+	switch s {
+	case StatusCompleted, StatusBusy, StatusNoAnswer, StatusCanceled, StatusFailed:
+		return true
+	}
+	return false
+}
+
+// TimeFormat is RFC 3339 with milliseconds, always in UTC.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// jsonTime marshals as TimeFormat in UTC, or null when zero.
+type jsonTime struct{ t time.Time }
+
+func (j jsonTime) MarshalJSON() ([]byte, error) {
+	if j.t.IsZero() {
+		return []byte("null"), nil
+	}
+	return []byte(`"` + j.t.UTC().Format(TimeFormat) + `"`), nil
+}
+
+func (j *jsonTime) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		j.t = time.Time{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return err
+	}
+	j.t = t.UTC()
+	return nil
+}
+
+type eventJSON struct {
+	Type      string     `json:"type"`
+	ID        string     `json:"id"`
+	CreatedAt jsonTime   `json:"created_at"`
+	Call      CallRecord `json:"call"`
+}
+
+// MarshalJSON writes the event exactly as docs/WEBHOOKS.md shows it.
+func (e Event) MarshalJSON() ([]byte, error) {
+	return json.Marshal(eventJSON{e.Type, e.ID, jsonTime{e.CreatedAt}, e.Call})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var w eventJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*e = Event{Type: w.Type, ID: w.ID, CreatedAt: w.CreatedAt.t, Call: w.Call}
+	return nil
+}
+
+type callJSON struct {
+	CallID      string         `json:"call_id"`
+	Seat        string         `json:"seat"`
+	Direction   string         `json:"direction"`
+	From        string         `json:"from"`
+	To          string         `json:"to"`
+	Status      string         `json:"status"`
+	StartedAt   jsonTime       `json:"started_at"`
+	AnsweredAt  jsonTime       `json:"answered_at"`
+	EndedAt     jsonTime       `json:"ended_at"`
+	DurationS   int            `json:"duration_s"`
+	Hangup      *Hangup        `json:"hangup,omitempty"`
+	SIPCallID   string         `json:"sip_call_id,omitempty"`
+	Metadata    map[string]any `json:"metadata,omitempty"`
+	Quality     *Quality       `json:"quality,omitempty"`
+	Interrupted bool           `json:"interrupted,omitempty"`
+}
+
+// MarshalJSON writes the record with the contract's field names; times are
+// RFC 3339 UTC with milliseconds, unset times null.
+func (c CallRecord) MarshalJSON() ([]byte, error) {
+	return json.Marshal(callJSON{
+		CallID: c.CallID, Seat: c.Seat, Direction: c.Direction, From: c.From, To: c.To,
+		Status: c.Status, StartedAt: jsonTime{c.StartedAt}, AnsweredAt: jsonTime{c.AnsweredAt},
+		EndedAt: jsonTime{c.EndedAt}, DurationS: c.DurationS, Hangup: c.Hangup,
+		SIPCallID: c.SIPCallID, Metadata: c.Metadata, Quality: c.Quality, Interrupted: c.Interrupted,
+	})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (c *CallRecord) UnmarshalJSON(b []byte) error {
+	var w callJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*c = CallRecord{
+		CallID: w.CallID, Seat: w.Seat, Direction: w.Direction, From: w.From, To: w.To,
+		Status: w.Status, StartedAt: w.StartedAt.t, AnsweredAt: w.AnsweredAt.t,
+		EndedAt: w.EndedAt.t, DurationS: w.DurationS, Hangup: w.Hangup,
+		SIPCallID: w.SIPCallID, Metadata: w.Metadata, Quality: w.Quality, Interrupted: w.Interrupted,
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Renderer turns an event into the request body: the standard JSON event,
+// or a configured text/template.
+type Renderer struct {
+	tmpl        *template.Template // nil = standard JSON
+	contentType string
+}
+
+// templateFuncs are available in body templates (docs/WEBHOOKS.md).
+var templateFuncs = template.FuncMap{
+	// json writes any value as a JSON literal: {{json .Call.To}} -> "+1415…".
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	// rfc3339 formats a time as the events do, or "" when zero.
+	"rfc3339": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(TimeFormat)
+	},
+	"unix": func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.Unix()
+	},
+	"unixms": func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.UnixMilli()
+	},
+	"mul":   func(a, b int) int { return a * b },
+	"upper": strings.ToUpper,
+	"lower": strings.ToLower,
+}
+
+// NewRenderer parses tmpl (empty = the standard JSON event) and checks it by
+// rendering sample events; with a JSON content type the output must be
+// valid JSON. contentType empty means application/json.
+func NewRenderer(tmpl, contentType string) (*Renderer, error) {
+	if contentType == "" {
+		contentType = "application/json"
+	}
+	r := &Renderer{contentType: contentType}
+	if tmpl == "" {
+		return r, nil
+	}
+	t, err := template.New("webhook").Option("missingkey=error").Funcs(templateFuncs).Parse(tmpl)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTemplate, err)
+	}
+	r.tmpl = t
+	for _, ev := range SampleEvents() {
+		if _, err := r.Render(ev); err != nil {
+			return nil, fmt.Errorf("rendering a sample %s event: %w", ev.Type, err)
+		}
+	}
+	return r, nil
+}
+
+// CheckTemplate reports whether tmpl is a usable body template for
+// contentType (config validation calls it at start-up).
+func CheckTemplate(tmpl, contentType string) error {
+	_, err := NewRenderer(tmpl, contentType)
+	return err
+}
+
+// ContentType is the Content-Type of rendered bodies.
+func (r *Renderer) ContentType() string { return r.contentType }
+
+// Render returns the body for ev.
+func (r *Renderer) Render(ev Event) ([]byte, error) {
+	if r.tmpl == nil {
+		return json.Marshal(ev)
+	}
+	var b bytes.Buffer
+	if err := r.tmpl.Execute(&b, ev); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTemplate, err)
+	}
+	if isJSON(r.contentType) && !json.Valid(b.Bytes()) {
+		return nil, fmt.Errorf("%w: output is not valid JSON (content type %s); use {{json .Field}} to quote values: %.200s", ErrTemplate, r.contentType, b.String())
+	}
+	return b.Bytes(), nil
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// SampleEvents are the events a template is checked against: a bare
+// call.initiated (no hangup, no quality, no metadata) and a full
+// call.completed.
+func SampleEvents() []Event {
+	start := time.Date(2026, 11, 26, 17, 4, 1, 4e6, time.UTC)
+	bare := CallRecord{
+		CallID: "5d1c2a7e-0000-4000-8000-000000000000", Seat: "agent-7", Direction: DirectionOutbound,
+		From: "+14155550100", To: "+442071838750", Status: StatusInitiated, StartedAt: start,
+	}
+	full := bare
+	full.Status = StatusCompleted
+	full.AnsweredAt = start.Add(8546 * time.Millisecond)
+	full.EndedAt = full.AnsweredAt.Add(60 * time.Second)
+	full.DurationS = 60
+	full.Hangup = &Hangup{By: ByRemote, SIPCode: 200, Q850: 16, Reason: "Normal call clearing"}
+	full.SIPCallID = "a84b4c76e66710@127.0.0.1"
+	full.Metadata = map[string]any{"contact_id": "003xx000004TmiQ"}
+	full.Quality = &Quality{MOS: 4.31,
+		Uplink:   LegQuality{Packets: 3000, Lost: 2, JitterMS: 3.1},
+		Downlink: LegQuality{Packets: 2998, JitterMS: 1.2}}
+	return []Event{
+		{Type: TypeInitiated, ID: "evt_sample1", CreatedAt: start, Call: bare},
+		{Type: TypeCompleted, ID: "evt_sample2", CreatedAt: full.EndedAt, Call: full},
+	}
+}
