@@ -224,3 +224,13 @@ func DominantTone(samples []float64, rate int, candidates ...float64) (hz, ampli
 	}
 	return hz, amplitude
 }
+
+// AudioFromInt16 wraps 16-bit linear samples (e.g. what a test client
+// decoded from G.711) as Audio.
+func AudioFromInt16(samples []int16, rate int) Audio {
+	a := Audio{Rate: rate, Channels: 1, Samples: make([]float64, len(samples))}
+	for i, s := range samples {
+		a.Samples[i] = float64(s) / 32768
+	}
+	return a
+}

@@ -43,6 +43,8 @@ func BuildBridge(t testing.TB) string {
 		bin := filepath.Join(dir, "bridge")
 		cmd := exec.Command("go", "build", "-o", bin, "./cmd/bridge")
 		cmd.Dir = root
+		// Static, as in the container image (Dockerfile).
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			bridgeBuild.err = fmt.Errorf("go build ./cmd/bridge: %w\n%s", err, out)

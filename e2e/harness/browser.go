@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,8 +20,11 @@ type BrowserRun struct {
 	// and a default route to gather ICE candidates: use NewSealedNetns);
 	// nil = root.
 	NS *Netns
-	// Script is the script's path relative to e2e/browser, e.g. "call.js".
+	// Script is the script's path relative to e2e/browser, e.g. "call.js";
+	// empty to run node with NodeArgs alone.
 	Script string
+	// NodeArgs go to node before the script, e.g. ["--test", "test/"].
+	NodeArgs []string
 	// Args are passed to the script.
 	Args []string
 	// Env adds environment variables for the script.
@@ -63,18 +67,23 @@ func RunBrowser(t testing.TB, run BrowserRun) (string, error) {
 	for _, k := range keys {
 		argv = append(argv, k+"="+env[k])
 	}
-	argv = append(argv, node, filepath.Join(dir, run.Script))
+	argv = append(argv, node)
+	argv = append(argv, run.NodeArgs...)
+	if run.Script != "" {
+		argv = append(argv, filepath.Join(dir, run.Script))
+	}
 	argv = append(argv, run.Args...)
 	ctx, cancel := context.WithTimeout(context.Background(), run.Timeout)
 	defer cancel()
 	out, err := runCmdIn(ctx, run.NS, dir, argv...)
+	name := strings.TrimSpace(run.Script + " " + strings.Join(run.NodeArgs, " "))
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("browser %s output:\n%s", run.Script, out)
+			t.Logf("browser %s output:\n%s", name, out)
 		}
 	})
 	if err != nil {
-		return out, fmt.Errorf("browser %s in %s: %w", run.Script, run.NS, err)
+		return out, fmt.Errorf("browser %s in %s: %w", name, run.NS, err)
 	}
 	return out, nil
 }

@@ -1,0 +1,233 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/callbridge/callbridge/auth"
+	"github.com/callbridge/callbridge/e2e/harness"
+	"github.com/callbridge/callbridge/media/mediatest"
+	"github.com/callbridge/callbridge/signaling/sigclient"
+)
+
+// Fixed identities of the bridge tests.
+const (
+	seatID      = "agent-7"
+	seatUser    = "agent7"
+	seatPass    = "s3cret-agent7"
+	callerID    = "+14155550100"
+	dialed      = "(415) 555-0123" // as an agent types it; seat country US
+	dialedE164  = "+14155550123"
+	tokenSecret = "e2e-token-secret-0123456789abcdef-0123456789"
+	adminToken  = "e2e-admin-token-0123456789"
+	// The webhook key: "whsec_" + base64 of 32 bytes.
+	webhookSecret = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+)
+
+// callTimeout bounds each wait for a call_state.
+const callTimeout = 20 * time.Second
+
+// testBridge is the bridge binary configured against one trunk, with a
+// webhook receiver.
+type testBridge struct {
+	*harness.Bridge
+	hooks *webhookSink
+}
+
+// startBridge runs the bridge binary with trunk (host:port) as its SIP
+// trunk, loopback-only ICE, and a webhook receiver.
+func startBridge(t *testing.T, trunk string) *testBridge {
+	t.Helper()
+	hooks := newWebhookSink(t)
+	rtpLow := harness.FreeUDPRange(t, 40) &^ 1
+	cfg := fmt.Sprintf(`
+http:
+  listen: "127.0.0.1:%d"
+  allowed_origins: ["*"]
+auth:
+  token_secret: %q
+  admin_token: %q
+sip:
+  listen: "udp:127.0.0.1:%d"
+  trunk: "sip:%s"
+  rtp_ports: "%d-%d"
+  codecs: ["PCMU", "PCMA"]
+  ring_timeout: 15s
+webrtc:
+  ice_interfaces: ["127.0.0.1"]
+seats:
+  - id: %q
+    sip_username: %q
+    sip_password: %q
+    caller_ids: [%q]
+    country: "US"
+webhook:
+  url: %q
+  secret: %q
+  allow_private: true
+store:
+  dsn: "sqlite://bridge.db"
+log:
+  level: debug
+`, harness.FreeTCPPort(t), tokenSecret, adminToken, harness.FreeUDPPort(t), trunk, rtpLow, rtpLow+39,
+		seatID, seatUser, seatPass, callerID, hooks.URL+"/hooks", webhookSecret)
+	return &testBridge{Bridge: harness.StartBridge(t, cfg), hooks: hooks}
+}
+
+// client connects a signaling client with its media session up, already
+// streaming a 1 kHz Opus tone (SILK narrowband, what Chromium sends to the
+// bridge's SDP) until the test ends.
+func (b *testBridge) client(t *testing.T) *sigclient.Client {
+	t.Helper()
+	tok, err := auth.Mint([]byte(tokenSecret), seatID, time.Hour, nil)
+	require.NoError(t, err)
+	return connectClient(t, b.WSURL(), tok)
+}
+
+func connectClient(t *testing.T, wsURL, token string) *sigclient.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := sigclient.Dial(ctx, wsURL, token, sigclient.Options{ICEIPs: []string{"127.0.0.1"}})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	require.NoError(t, c.Connect(ctx), "media session")
+	streamCtx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go c.StreamOpus(streamCtx, mediatest.OpusPackets(t, mediatest.FixtureSilkNB), 20*time.Millisecond)
+	return c
+}
+
+// call places a call and returns its call_id with the states seen until
+// want (or "ended", whichever comes first).
+func call(t *testing.T, c *sigclient.Client, to, want string, metadata map[string]any) (string, []sigclient.CallState) {
+	t.Helper()
+	msg := map[string]any{"type": "call", "request_id": "req-1", "to": to}
+	if metadata != nil {
+		msg["metadata"] = metadata
+	}
+	require.NoError(t, c.Send(msg))
+	return untilState(t, c, want)
+}
+
+// untilState reads call_state messages until want or ended.
+func untilState(t *testing.T, c *sigclient.Client, want string) (string, []sigclient.CallState) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	var (
+		seen   []sigclient.CallState
+		callID string
+	)
+	for {
+		m, err := c.Next(ctx, "call_state", "error")
+		require.NoError(t, err, "waiting for %s after %v", want, stateNames(seen))
+		if m.Type == "error" {
+			var e sigclient.ErrorMsg
+			require.NoError(t, m.Decode(&e))
+			t.Fatalf("bridge refused: %s: %s", e.Code, e.Message)
+		}
+		var cs sigclient.CallState
+		require.NoError(t, m.Decode(&cs))
+		seen = append(seen, cs)
+		callID = cs.CallID
+		if cs.State == want || cs.State == "ended" {
+			return callID, seen
+		}
+	}
+}
+
+func stateNames(states []sigclient.CallState) []string {
+	out := make([]string, len(states))
+	for i, s := range states {
+		out[i] = s.State
+	}
+	return out
+}
+
+// sleepAudio lets audio flow for the tone checks.
+func sleepAudio() { time.Sleep(3 * time.Second) }
+
+// received is the downlink audio the client decoded, from a fresh start.
+func received(c *sigclient.Client) harness.Audio {
+	pcm, _, _ := c.Received()
+	return harness.AudioFromInt16(pcm, 8000)
+}
+
+// webhookSink receives webhook POSTs and verifies each signature per
+// Standard Webhooks (computed here, independently of the bridge's code).
+type webhookSink struct {
+	URL string
+	mu  sync.Mutex
+	// events are the verified bodies; guarded by mu.
+	events []map[string]any
+	// bad counts requests whose signature did not verify; guarded by mu.
+	bad int
+}
+
+func newWebhookSink(t *testing.T) *webhookSink {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(webhookSecret, "whsec_"))
+	require.NoError(t, err)
+	s := &webhookSink{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		id, ts := r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp")
+		mac := hmac.New(sha256.New, key)
+		fmt.Fprintf(mac, "%s.%s.%s", id, ts, body)
+		want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+		ok := false
+		for _, sig := range strings.Fields(r.Header.Get("webhook-signature")) {
+			ok = ok || hmac.Equal([]byte(sig), []byte(want))
+		}
+		var ev map[string]any
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !ok || id == "" || json.Unmarshal(body, &ev) != nil {
+			s.bad++
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		s.events = append(s.events, ev)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+	return s
+}
+
+// completed waits for the call.completed event of callID.
+func (s *webhookSink) completed(t *testing.T, callID string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		for _, ev := range s.events {
+			c, _ := ev["call"].(map[string]any)
+			if ev["type"] == "call.completed" && c != nil && c["call_id"] == callID {
+				s.mu.Unlock()
+				return c
+			}
+		}
+		bad := s.bad
+		s.mu.Unlock()
+		require.Zero(t, bad, "webhook requests with a bad signature")
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no call.completed for %s", callID)
+	return nil
+}
