@@ -64,6 +64,7 @@ func (o *opusDecoder) HandleRTP(h *rtp.Header, payload []byte) error {
 		gap := int32(h.Timestamp - o.nextTS)
 		switch {
 		case gap > 0 && gap <= maxConcealGap48:
+			o.afterLoss()
 			if err := o.next.WriteGap(int(gap / 6)); err != nil {
 				return err
 			}
@@ -71,6 +72,7 @@ func (o *opusDecoder) HandleRTP(h *rtp.Header, payload []byte) error {
 			// Older than what was already played out; too late to use.
 			return nil
 		case gap != 0:
+			o.afterLoss()
 			if err := o.next.WriteGap(0); err != nil {
 				return err
 			}
@@ -122,4 +124,20 @@ func (o *opusDecoder) decode(payload []byte) (pcm []int16, samples48 int, err er
 
 func (o *opusDecoder) String() string {
 	return fmt.Sprintf("OpusDecode(NB 8000 | WB+ %d -> %s) -> %s", resampleInRate, o.dec.String(), o.next.String())
+}
+
+// afterLoss resets the decoder that will take the next packet. pion/opus has
+// no PLC, so after a lost frame its SILK state (gains coded relative to the
+// previous frame, the long-term predictor's excitation history) is stale,
+// and decoding on from it was measured to overshoot for up to 240 ms and to
+// compound over repeated losses until the output clipped. A fresh decoder
+// comes up quieter instead, which the PLC stage's cross-fade and post-loss
+// limiter handle. See docs/MEDIA.md for the numbers.
+func (o *opusDecoder) afterLoss() {
+	if o.wideNow {
+		_ = o.wide.Init(resampleInRate, 1)
+		o.dec.reset()
+		return
+	}
+	_ = o.nb.Init(8000, 1)
 }

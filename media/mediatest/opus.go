@@ -14,11 +14,12 @@ import (
 
 // Opus fixtures committed in media/testdata (made by media/testdata/mkfixtures.sh).
 const (
-	FixtureSilkNB   = "tone1k_silknb.opus"   // 1 kHz, SILK narrowband 12 kbit/s
-	FixtureSilkWB   = "tone1k_silkwb.opus"   // 1 kHz, SILK wideband 20 kbit/s
-	FixtureHybridFB = "tone1k_hybridfb.opus" // 1 kHz, hybrid fullband 32 kbit/s
-	FixtureCELT     = "tone1k_celt.opus"     // 1 kHz, CELT fullband 64 kbit/s
-	FixtureSteps    = "steps_celt.opus"      // 0.3 s steps: see StepTones
+	FixtureSilkNB   = "tone1k_silknb.opus"      // 1 kHz, SILK narrowband 12 kbit/s
+	FixtureSilkWB   = "tone1k_silkwb.opus"      // 1 kHz, SILK wideband 20 kbit/s
+	FixtureHybridFB = "tone1k_hybridfb.opus"    // 1 kHz, hybrid fullband 32 kbit/s
+	FixtureCELT     = "tone1k_celt.opus"        // 1 kHz, CELT fullband 64 kbit/s
+	FixtureSteps    = "steps_celt.opus"         // 0.3 s steps: see StepTones
+	FixtureLong440  = "tone440_silknb_10s.opus" // 10 s of 440 Hz, SILK narrowband 12 kbit/s
 )
 
 // StepTones are the tones of FixtureSteps in order, each StepDuration long.

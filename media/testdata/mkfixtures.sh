@@ -25,6 +25,12 @@ enc tone1k_silkwb.opus   20  1103 3001   # SILK wideband
 enc tone1k_hybridfb.opus 32  1105 3001   # hybrid SILK+CELT fullband
 enc tone1k_celt.opus     64  1105 3002   # CELT only fullband
 
+# 10 s of 440 Hz as SILK-NB for loss concealment tests: long enough for
+# loss statistics, and a pitch period that is not a whole number of samples.
+sox -n -r 48000 -b 16 -c 1 "$tmp/tone440.wav" synth 10 sine 440 vol 0.5
+opusenc --quiet --framesize 20 --bitrate 12 --comp 10 \
+  --set-ctl-int 4008=1101 --set-ctl-int 4024=3001 "$tmp/tone440.wav" tone440_silknb_10s.opus
+
 # Resampler quality: 0.3 s steps of one tone each at -6 dBFS, CELT fullband at
 # a high bitrate so the codec itself stays out of the measurement. Passband
 # tones first, then tones that must not alias into the 8 kHz output.
