@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -146,7 +147,7 @@ func (c *Call) run() {
 	defer c.finish()
 	defer func() {
 		if r := recover(); r != nil {
-			c.log.Error("call panicked", "panic", r)
+			c.log.Error("call panicked", "panic", r, "stack", string(debug.Stack()))
 			c.setCause(Cause{Q850: Q850TemporaryFailure, Reason: "internal error", By: ByBridge})
 			c.cancel(fmt.Errorf("panic: %v", r))
 		}

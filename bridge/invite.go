@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
 )
 
 // newInvite builds the initial INVITE (RFC 3261 §8.1.1): Request-URI and
@@ -19,6 +20,8 @@ func (b *Bridge) newInvite(from, to string, sdp []byte) *sip.Request {
 	fromHdr.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(fromHdr)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: to, Host: b.domain}, Params: sip.NewParams()})
+	callID := sip.CallIDHeader(uuid.NewString())
+	req.AppendHeader(&callID)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"))
 	req.SetBody(sdp)

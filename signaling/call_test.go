@@ -139,7 +139,7 @@ func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 	cfg.Auth.AdminToken = randHex(16)
 	cfg.SIP.Listen = "udp:" + sipConn.LocalAddr().String()
 	cfg.SIP.Trunk = "sip:" + trunkConn.LocalAddr().String()
-	cfg.SIP.RTPPorts = "40000-40999"
+	cfg.SIP.RTPPorts = "21000-21999"
 	cfg.WebRTC.ICEInterfaces = []string{"127.0.0.1"}
 	cfg.Webhook.URL = hookSrv.URL + "/hooks"
 	cfg.Webhook.Secret = secret
@@ -152,9 +152,8 @@ func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 	cfg.SetDefaults()
 	require.NoError(t, cfg.Validate())
 
-	sender, err := webhook.NewSender(webhook.SenderConfig{URL: cfg.Webhook.URL, Secret: cfg.Webhook.Secret,
+	sender := webhook.NewSender(webhook.SenderConfig{URL: cfg.Webhook.URL, Secret: cfg.Webhook.Secret,
 		Timeout: cfg.Webhook.Timeout, AllowPrivate: true}, log)
-	require.NoError(t, err)
 	b, err := bridge.New(cfg, bridge.WithLogger(log.With("side", "bridge")), bridge.WithEvents(sender))
 	require.NoError(t, err)
 	go func() { _ = b.ServeSIP(sipConn) }()
@@ -284,7 +283,7 @@ func TestCallAudioBothWays(t *testing.T) {
 	require.NotNil(t, last.Cause)
 	assert.Equal(t, "agent", last.Cause.By)
 	assert.Equal(t, 16, last.Cause.Q850)
-	rec, err = e.trunk.WaitCall(ctxT(t, 5*time.Second), func(r demotrunk.CallRecord) bool { return r.CallID == rec.CallID && r.Ended })
+	rec, err = e.trunk.WaitCall(ctxT(t, 5*time.Second), func(r demotrunk.CallRecord) bool { return r.CallID == rec.CallID && r.ByeFrom != "" })
 	require.NoError(t, err)
 	assert.Equal(t, demotrunk.ByeCaller, rec.ByeFrom)
 
@@ -336,7 +335,7 @@ func TestCallCancelBeforeAnswer(t *testing.T) {
 	last := end[len(end)-1]
 	require.NotNil(t, last.Cause)
 	assert.Equal(t, "agent", last.Cause.By)
-	rec, err := e.trunk.WaitCall(ctxT(t, 5*time.Second), func(r demotrunk.CallRecord) bool { return r.Ended })
+	rec, err := e.trunk.WaitCall(ctxT(t, 5*time.Second), func(r demotrunk.CallRecord) bool { return r.ByeFrom != "" })
 	require.NoError(t, err)
 	assert.Equal(t, demotrunk.ByeCancel, rec.ByeFrom)
 	assert.True(t, rec.Has(487))
@@ -354,7 +353,7 @@ func TestCallRemoteHangup(t *testing.T) {
 	require.NotNil(t, last.Cause)
 	assert.Equal(t, "remote", last.Cause.By)
 	assert.Equal(t, 16, last.Cause.Q850)
-	rec, err := e.trunk.WaitCall(ctxT(t, 5*time.Second), func(r demotrunk.CallRecord) bool { return r.Ended })
+	rec, err := e.trunk.WaitCall(ctxT(t, 5*time.Second), func(r demotrunk.CallRecord) bool { return r.ByeFrom != "" })
 	require.NoError(t, err)
 	assert.Equal(t, demotrunk.ByeRemote, rec.ByeFrom)
 }

@@ -282,6 +282,9 @@ func (c *conn) readFrame() ([]byte, error) {
 			return nil, err
 		}
 		if len(data) > MaxFrame {
+			// Read a bounded rest of the frame so the close frame reaches
+			// the client before the TCP connection resets.
+			_, _ = io.Copy(io.Discard, io.LimitReader(r, 1<<20))
 			return nil, errFrameTooLarge
 		}
 		if typ != websocket.TextMessage && typ != websocket.BinaryMessage {

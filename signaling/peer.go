@@ -137,7 +137,11 @@ func (p *Peer) HandleOffer(offerSDP string) (string, error) {
 	for _, tr := range p.pc.GetTransceivers() {
 		if tr.Kind() == webrtc.RTPCodecTypeAudio {
 			if err := tr.SetCodecPreferences(audioCodecs()); err != nil {
-				p.log.Warn("codec preferences not applied", "error", err)
+				// The offer lacks one of them (e.g. telephone-event):
+				// keep the audio codecs, which every offer here has.
+				if err := tr.SetCodecPreferences(audioCodecs()[:3]); err != nil {
+					p.log.Warn("codec preferences not applied", "error", err)
+				}
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -72,7 +73,9 @@ func TestTransport(t *testing.T) {
 		assert.Equal(t, 4401, closeCode(t, ws))
 	})
 	t.Run("expired token", func(t *testing.T) {
-		tok, err := auth.Mint([]byte(e.cfg.Auth.TokenSecret), seatID, -time.Minute, nil)
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub": seatID, "exp": time.Now().Add(-time.Minute).Unix(), "iat": time.Now().Add(-time.Hour).Unix(),
+		}).SignedString([]byte(e.cfg.Auth.TokenSecret))
 		require.NoError(t, err)
 		_, err = sigclient.Dial(context.Background(), e.wsURL, tok, sigclient.Options{})
 		require.ErrorContains(t, err, "unauthorized")

@@ -142,15 +142,20 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 
 	var events webhook.Publisher
 	if cfg.Webhook.URL != "" || hasSeatWebhook(cfg) {
-		sender, err := webhook.NewSender(webhook.SenderConfig{
+		seatURLs := map[string]string{}
+		for _, s := range cfg.Seats {
+			if s.WebhookURL != "" {
+				seatURLs[s.ID] = s.WebhookURL
+			}
+		}
+		sender := webhook.NewSender(webhook.SenderConfig{
 			URL:          cfg.Webhook.URL,
+			SeatURLs:     seatURLs,
 			Secret:       cfg.Webhook.Secret,
 			Timeout:      cfg.Webhook.Timeout,
 			AllowPrivate: cfg.Webhook.AllowPrivate,
+			Events:       cfg.Webhook.Events,
 		}, log.With("component", "webhook"))
-		if err != nil {
-			return err
-		}
 		defer func() {
 			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
