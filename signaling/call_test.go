@@ -43,14 +43,14 @@ const (
 // env is the bridge, its signaling endpoint, a digest-challenging SIP trunk
 // and a webhook receiver, all in process on loopback.
 type env struct {
-	t       *testing.T
-	cfg     *config.Config
-	bridge  *bridge.Bridge
-	trunk   *demotrunk.Trunk
-	http    *httptest.Server
-	wsURL   string
-	hooks   *hookRecorder
-	secret  string
+	t      *testing.T
+	cfg    *config.Config
+	bridge *bridge.Bridge
+	trunk  *demotrunk.Trunk
+	http   *httptest.Server
+	wsURL  string
+	hooks  *hookRecorder
+	secret string
 }
 
 type hookRecorder struct {
