@@ -37,6 +37,7 @@ export const ERROR_TEXT = Object.freeze({
   no_call: 'There is no call in progress.',
   bad_metadata: 'The link carries call data that is not valid JSON; it was left out.',
   hold_failed: 'The call could not be put on hold.',
+  replaced: 'The phone was opened in another window. Reload this page to use it here.',
   output_device_failed: 'That speaker cannot be used. Pick another one.',
 });
 
@@ -543,6 +544,14 @@ export class CallbridgeSoftphone extends HTMLElement {
     this._ready = false;
     this._stopPing();
     if (this._stopped) return;
+    if (e.code === 4409) {
+      // Another window resumed this session: leave it to that one.
+      this._stopped = true;
+      this._abandonSession('opened elsewhere');
+      this._showError('replaced');
+      this._setStatus('offline');
+      return;
+    }
     if (e.code === 4401) {
       // Authentication refused or hello too late. A resume that was refused
       // means the session is gone: start a new one. Otherwise try once with a
@@ -634,6 +643,7 @@ export class CallbridgeSoftphone extends HTMLElement {
     if (!msg || typeof msg.type !== 'string') return;
     switch (msg.type) {
       case 'ready': this._onReady(msg); break;
+      case 'resumed': this._onResumed(msg); break;
       case 'answer': this._onAnswer(msg); break;
       case 'candidate': this._onRemoteCandidate(msg.candidate ?? null); break;
       case 'call_state': this._onCallState(msg); break;
@@ -665,6 +675,34 @@ export class CallbridgeSoftphone extends HTMLElement {
     }
     this._flushOutbox();
     this._emit('ready', msg);
+  }
+
+  // The bridge re-attached this socket to our session: the peer connection
+  // and calls live on. `calls` lists the session's live call ids; messages
+  // missed during the gap (e.g. a call_state) follow this one.
+  _onResumed(msg) {
+    if (!this._resuming || msg.session_id !== this.sessionId) return;
+    this._resuming = false;
+    this._ready = true;
+    this._reconnectDelay = 0;
+    this._authRetried = false;
+    this._setStatus('ready');
+    if (this._el.error.dataset.code === 'connection_failed') this._clearError();
+    const st = this._pc?.iceConnectionState;
+    if (this._pendingIceRestart || st === 'disconnected' || st === 'failed') this.restartIce();
+    this._flushOutbox();
+    const c = this.currentCall;
+    if (c?.call_id && Array.isArray(msg.calls) && !msg.calls.includes(c.call_id)) {
+      // The call ended while we were away; its call_state should follow in the
+      // replayed backlog, otherwise end it here.
+      setTimeout(() => {
+        if (this.currentCall && this.currentCall.call_id === c.call_id) {
+          this._finishCall({ type: 'call_state', call_id: c.call_id, request_id: c.request_id, state: 'ended', to: c.to, from: c.from,
+            cause: { by: 'bridge', reason: 'ended while reconnecting' } });
+        }
+      }, 1000);
+    }
+    this._emit('resumed', msg);
   }
 
   // ---- media session ------------------------------------------------------
@@ -880,7 +918,11 @@ export class CallbridgeSoftphone extends HTMLElement {
     } else if (!c && msg.state !== 'ended') {
       this.currentCall = { ...msg, answeredAt: msg.state === 'answered' ? Date.now() : 0 };
     }
-    if (msg.state === 'ended') { this._finishCall(msg); return; }
+    if (msg.state === 'ended') {
+      // Exactly one callended per call, even if the bridge replays the end.
+      if (c && (c.request_id === msg.request_id || c.call_id === msg.call_id || !c.call_id)) this._finishCall(msg);
+      return;
+    }
     this._renderCall();
     this._startStats();
     this._emit('statechange', msg);
@@ -912,10 +954,14 @@ export class CallbridgeSoftphone extends HTMLElement {
       this._pendingHold.delete(msg.request_id);
     }
     if (this._resuming) {
-      // The bridge does not know our session any more: start a new one on this socket.
+      // The bridge no longer knows our session (session_not_found): start a
+      // new session on a new socket.
       this._resuming = false;
       this._abandonSession('session lost');
-      this._sendNow({ type: 'hello', token: this._token, client: { name: 'callbridge-softphone', version: VERSION } });
+      const ws = this._ws;
+      if (ws) { ws.onclose = null; this._ws = null; try { ws.close(1000, 'new session'); } catch { /* closed */ } }
+      this._stopPing();
+      this._open();
       return;
     }
     this._showError(code, code in ERROR_TEXT ? undefined : msg.message);

@@ -101,7 +101,11 @@ export async function startFakeBridge(opts = {}) {
       id: `sess-${++sessionSeq}`,
       ws: null,
       calls: new Map(),
-      send(msg) { if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(msg)); },
+      backlog: [], // messages for a session whose socket is gone, replayed on resume
+      send(msg) {
+        if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(msg));
+        else this.backlog.push(msg);
+      },
       callState(call, state, extra = {}) {
         call.state = state;
         this.send({ type: 'call_state', call_id: call.call_id, request_id: call.request_id, state, to: call.to, from: call.from, ...extra });
@@ -135,13 +139,17 @@ export async function startFakeBridge(opts = {}) {
         if (msg.type === 'resume') {
           clearTimeout(helloTimer);
           const s = bridge.sessions.get(msg.session_id);
-          if (!s || !acceptToken(msg.token)) { ws.send(JSON.stringify({ type: 'error', code: 'unauthorized', message: 'unknown session' })); ws.close(4401, 'unauthorized'); return; }
+          if (!acceptToken(msg.token)) { ws.send(JSON.stringify({ type: 'error', code: 'unauthorized', message: 'bad token' })); ws.close(4401, 'unauthorized'); return; }
+          if (!s) { ws.send(JSON.stringify({ type: 'error', code: 'session_not_found', message: 'no live session with that id; send hello' })); ws.close(4401, 'session not found'); return; }
+          // Like the bridge: the old socket is closed with 4409, the new one
+          // gets `resumed` with the live call ids, then what was missed.
+          if (s.ws && s.ws !== ws && s.ws.readyState === 1) s.ws.close(4409, 'resumed elsewhere');
           session = s;
           session.ws = ws;
           session.token = msg.token;
-          session.resumed = (session.resumed || 0) + 1;
-          session.send({ type: 'ready', session_id: session.id, seat: 'agent-7', caller_ids: bridge.callerIds, ice_servers: [] });
-          for (const c of session.calls.values()) if (c.state !== 'ended') session.callState(c, c.state);
+          const live = [...session.calls.values()].filter((c) => c.state !== 'ended').map((c) => c.call_id);
+          session.send({ type: 'resumed', session_id: session.id, calls: live });
+          for (const m of session.backlog.splice(0)) session.send(m);
           return;
         }
         ws.close(4400, 'expected hello');

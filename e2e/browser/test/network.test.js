@@ -116,3 +116,34 @@ test('pings every 15 s', async () => {
     await status(env, 'Ready');
   } finally { await env.close(); }
 });
+
+test('a call that ended during the gap ends once, from the replayed backlog', async () => {
+  const env = await openDemo(browser);
+  try {
+    const { session, call } = await answeredCall(env);
+    env.bridge.dropSocket(session);
+    // While the socket is down the far end hangs up; the bridge keeps the message.
+    await new Promise((r) => setTimeout(r, 50));
+    session.callState(call, 'ended', { cause: { sip_code: 0, q850: 16, reason: 'BYE', by: 'remote' } });
+    await env.bridge.waitFor('resume');
+    await callInfo(env, 'The other party hung up');
+    await env.page.waitForTimeout(1500); // past the widget's own clean-up delay
+    const ended = await env.events('callended');
+    assert.equal(ended.length, 1);
+    assert.equal(ended[0].detail.cause.by, 'remote');
+    await status(env, 'Ready');
+  } finally { await env.close(); }
+});
+
+test('a session resumed by another window (4409) stops this widget', async () => {
+  const env = await openDemo(browser);
+  try {
+    await status(env, 'Ready');
+    const s = env.bridge.session();
+    s.ws.close(4409, 'resumed elsewhere');
+    await env.phone.getByRole('alert').filter({ hasText: 'opened in another window' }).waitFor();
+    await status(env, 'Offline');
+    await env.page.waitForTimeout(1000);
+    assert.equal(env.bridge.sent('resume').length + env.bridge.sent('hello').length, 1, 'no reconnect attempts');
+  } finally { await env.close(); }
+});
