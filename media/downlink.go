@@ -73,7 +73,7 @@ func NewDownlink(cfg DownlinkConfig, out RTPHandler) (*Downlink, error) {
 	if cfg.ReorderWindow == 0 {
 		cfg.ReorderWindow = DefaultReorderWindow
 	}
-	d.audio = newReorder(cfg.ReorderWindow, d.in)
+	d.audio = newReorder(cfg.ReorderWindow, d.in, nil)
 	d.stats = newRTPStats(8000, cfg.Now, &d.level, d.audio)
 	if cfg.DTMFPayloadType != 0 {
 		d.dtmf = NewDTMFReceiver(8000, cfg.OnDTMF)

@@ -30,6 +30,9 @@ type reorder struct {
 	held    int
 	slots   [maxReorderWindow]heldPacket
 	dropped uint64 // late or duplicate packets
+	// heldErr receives errors of packets delivered after being held, so
+	// HandleRTP only ever returns the error of the packet it was given.
+	heldErr func(error)
 }
 
 type heldPacket struct {
@@ -39,33 +42,28 @@ type heldPacket struct {
 	buf  [maxPayloadSize]byte
 }
 
-func newReorder(window int, next RTPHandler) *reorder {
+func newReorder(window int, next RTPHandler, heldErr func(error)) *reorder {
 	window = min(max(window, 1), maxReorderWindow)
-	return &reorder{next: next, window: window}
+	if heldErr == nil {
+		heldErr = func(error) {}
+	}
+	return &reorder{next: next, window: window, heldErr: heldErr}
 }
 
 func (r *reorder) HandleRTP(h *rtp.Header, payload []byte) error {
 	if !r.started || h.SSRC != r.ssrc {
-		if err := r.flush(); err != nil {
-			return err
-		}
+		r.flush()
 		r.started, r.ssrc, r.expect = true, h.SSRC, h.SequenceNumber
 	}
 	d := int16(h.SequenceNumber - r.expect)
 	switch {
 	case d == 0:
-		r.expect++
-		if err := r.next.HandleRTP(h, payload); err != nil {
-			return err
-		}
-		return r.drain()
+		return r.deliverNow(h, payload)
 	case d < -100 || d > 1000:
 		// A jump this large is a restarted sender, not reordering.
-		if err := r.flush(); err != nil {
-			return err
-		}
-		r.expect = h.SequenceNumber + 1
-		return r.next.HandleRTP(h, payload)
+		r.flush()
+		r.expect = h.SequenceNumber
+		return r.deliverNow(h, payload)
 	case d < 0:
 		r.dropped++
 		return nil
@@ -79,9 +77,7 @@ func (r *reorder) HandleRTP(h *rtp.Header, payload []byte) error {
 	}
 	if int(d) >= r.window {
 		// Give up on the missing packets older than what still fits.
-		if err := r.skipTo(h.SequenceNumber - uint16(r.window) + 1); err != nil {
-			return err
-		}
+		r.skipTo(h.SequenceNumber - uint16(r.window) + 1)
 	}
 	if r.held == r.window && h.SequenceNumber != r.expect {
 		// No room: give up on the oldest gap.
@@ -90,19 +86,21 @@ func (r *reorder) HandleRTP(h *rtp.Header, payload []byte) error {
 			m = h.SequenceNumber
 		}
 		r.expect = m
-		if err := r.drain(); err != nil {
-			return err
-		}
+		r.drain()
 	}
 	if h.SequenceNumber == r.expect {
-		r.expect++
-		if err := r.next.HandleRTP(h, payload); err != nil {
-			return err
-		}
-		return r.drain()
+		return r.deliverNow(h, payload)
 	}
 	r.hold(h, payload)
 	return nil
+}
+
+// deliverNow passes the current packet on, then whatever it unblocks.
+func (r *reorder) deliverNow(h *rtp.Header, payload []byte) error {
+	r.expect = h.SequenceNumber + 1
+	err := r.next.HandleRTP(h, payload)
+	r.drain()
+	return err
 }
 
 func (r *reorder) hold(h *rtp.Header, payload []byte) {
@@ -120,27 +118,22 @@ func (r *reorder) hold(h *rtp.Header, payload []byte) {
 }
 
 // drain delivers held packets that are now in order.
-func (r *reorder) drain() error {
+func (r *reorder) drain() {
 	for r.held > 0 {
 		i := r.find(r.expect)
 		if i < 0 {
-			return nil
+			return
 		}
-		if err := r.deliver(i); err != nil {
-			return err
-		}
+		r.deliver(i)
 	}
-	return nil
 }
 
 // skipTo delivers every held packet before seq in order, treating missing
 // ones as lost, and moves expect to at least seq.
-func (r *reorder) skipTo(seq uint16) error {
+func (r *reorder) skipTo(seq uint16) {
 	for r.held > 0 && int16(seq-r.expect) > 0 {
 		if i := r.find(r.expect); i >= 0 {
-			if err := r.deliver(i); err != nil {
-				return err
-			}
+			r.deliver(i)
 			continue
 		}
 		r.expect++
@@ -148,21 +141,18 @@ func (r *reorder) skipTo(seq uint16) error {
 	if int16(seq-r.expect) > 0 {
 		r.expect = seq
 	}
-	return r.drain()
+	r.drain()
 }
 
 // flush delivers everything held, in order.
-func (r *reorder) flush() error {
+func (r *reorder) flush() {
 	for r.held > 0 {
 		if i := r.find(r.expect); i >= 0 {
-			if err := r.deliver(i); err != nil {
-				return err
-			}
+			r.deliver(i)
 			continue
 		}
 		r.expect++
 	}
-	return nil
 }
 
 func (r *reorder) minHeld() uint16 {
@@ -187,12 +177,14 @@ func (r *reorder) find(seq uint16) int {
 	return -1
 }
 
-func (r *reorder) deliver(i int) error {
+func (r *reorder) deliver(i int) {
 	s := &r.slots[i]
 	s.used = false
 	r.held--
 	r.expect = s.hdr.SequenceNumber + 1
-	return r.next.HandleRTP(&s.hdr, s.buf[:s.n])
+	if err := r.next.HandleRTP(&s.hdr, s.buf[:s.n]); err != nil {
+		r.heldErr(err)
+	}
 }
 
 func (r *reorder) String() string {

@@ -75,8 +75,14 @@ func TestDownlinkStream(t *testing.T) {
 			packets: 6, gaps: map[int]uint32{3: 160 + 8000}, markers: []int{0, 3}, ssrc: 1,
 		},
 		{
-			name:    "10 ms carrier packets",
-			in:      func() []g711Pkt { s := seqRun(1, 5, 0, 10); for i := range s { s[i].ts, s[i].n = uint32(80*i), 80 }; return s }(),
+			name: "10 ms carrier packets",
+			in: func() []g711Pkt {
+				s := seqRun(1, 5, 0, 10)
+				for i := range s {
+					s[i].ts, s[i].n = uint32(80*i), 80
+				}
+				return s
+			}(),
 			packets: 5, markers: []int{0}, ssrc: 1,
 		},
 	}

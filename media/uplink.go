@@ -60,7 +60,7 @@ func NewUplink(cfg UplinkConfig, out RTPHandler) (*Uplink, error) {
 	if cfg.ReorderWindow == 0 {
 		cfg.ReorderWindow = DefaultReorderWindow
 	}
-	u.reord = newReorder(cfg.ReorderWindow, dec)
+	u.reord = newReorder(cfg.ReorderWindow, dec, u.countErr)
 	u.stats = newRTPStats(opusClockRate, cfg.Now, &u.level, u.reord)
 	u.head = u.stats
 	return u, nil
@@ -77,10 +77,16 @@ func (u *Uplink) HandleRTP(h *rtp.Header, payload []byte) error {
 	u.mu.Lock()
 	err := u.head.HandleRTP(h, payload)
 	u.mu.Unlock()
+	u.countErr(err)
+	return err
+}
+
+// countErr counts packets the decoder rejected, also those that were
+// delivered late from the reorder buffer.
+func (u *Uplink) countErr(err error) {
 	if err != nil && (errors.Is(err, ErrMalformedOpus) || errors.Is(err, ErrDecoderPanic)) {
 		u.stats.countMalformed()
 	}
-	return err
 }
 
 // SendDTMF queues one DTMF digit to be sent as RFC 4733 events with payload
