@@ -30,6 +30,11 @@ export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 /** Launches headless Chromium with a fake microphone playing wavPath in a loop. */
 export async function launchBrowser(wavPath) {
+  // Chromium's ICE host candidates use the machine's non-loopback addresses;
+  // run-sealed.sh keeps all of that inside a namespace made for the run.
+  if (process.env.CALLBRIDGE_NETNS !== 'inside' && process.env.CALLBRIDGE_ALLOW_HOST_NETWORK !== '1') {
+    throw new Error('run the browser tests with `npm test` (run-sealed.sh), which sandboxes their network');
+  }
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

@@ -1,0 +1,131 @@
+// The widget against the real bridge in demo mode: the demo CRM page served
+// by the bridge, real WebRTC to the bridge, real SIP to the built-in test
+// trunk. The fake microphone plays 1000 Hz; the trunk's tone number plays
+// 440 Hz and its echo number sends back what it hears.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, writeToneWav, shot, eventually } from '../lib/harness.js';
+import { bridgeBinary, startDemoBridge } from '../lib/real-bridge.js';
+
+const MIC_HZ = 1000;
+const TRUNK_HZ = 440;
+const near = (got, want) => Math.abs(got - want) <= 30;
+
+let browser;
+let bridge;
+before(async () => {
+  bridge = await startDemoBridge(bridgeBinary());
+  browser = await launchBrowser(writeToneWav(MIC_HZ));
+});
+after(async () => {
+  await browser?.close();
+  await bridge?.stop();
+});
+
+async function openDemoPage() {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => console.log('[page pageerror]', e.message));
+  await page.addInitScript(() => {
+    window.widgetEvents = [];
+    for (const type of ['ready', 'statechange', 'callended', 'error']) {
+      document.addEventListener(type, (e) => { if (e.target?.localName === 'callbridge-softphone') window.widgetEvents.push({ type, detail: e.detail }); }, true);
+    }
+  });
+  await page.goto(`${bridge.url}/demo/`);
+  const phone = page.locator('callbridge-softphone');
+  await phone.locator('.status-text').filter({ hasText: 'Ready' }).waitFor({ timeout: 15000 });
+  await eventually(() => page.evaluate(() => document.querySelector('callbridge-softphone').peerConnection?.iceConnectionState === 'connected'),
+    { what: 'ICE connected to the bridge before any call', timeoutMs: 15000 });
+  const w = (fn) => page.evaluate((src) => (0, eval)(`(${src})`)(document.querySelector('callbridge-softphone')), fn.toString());
+  const events = (type) => page.evaluate((t) => window.widgetEvents.filter((e) => e.type === t), type);
+  const callInfo = (text, timeout = 15000) => phone.locator('.callinfo').filter({ hasText: text }).waitFor({ timeout });
+  return { ctx, page, phone, w, events, callInfo };
+}
+
+async function webhookFor(callId) {
+  return eventually(async () => {
+    const res = await fetch(`${bridge.url}/demo/events`);
+    const list = await res.json();
+    return list.find((e) => e.type === 'call.completed' && e.call?.call_id === callId);
+  }, { what: `call.completed webhook for ${callId}`, timeoutMs: 15000 });
+}
+
+test('tone number: click the tel: link, hear the trunk, webhook carries the metadata', async () => {
+  const s = await openDemoPage();
+  try {
+    await s.page.getByRole('link', { name: '+1 555 010 0002' }).click();
+    await s.callInfo('Connected');
+    await eventually(() => s.w((p) => p.remoteDominantHz()).then((hz) => near(hz, TRUNK_HZ)), { what: `${TRUNK_HZ} Hz from the trunk`, timeoutMs: 15000 });
+    assert.ok(await s.w((p) => p.remoteLevel()) > 0.01);
+    await shot(s.page, 'bridge-answered');
+    const states = (await s.events('statechange')).map((e) => e.detail.state);
+    assert.equal(states[0], 'dialing');
+    assert.equal(states.at(-1), 'answered');
+    const callId = (await s.events('statechange'))[0].detail.call_id;
+    // The browser's stats are uploaded while the call is up (no error back).
+    await s.page.waitForTimeout(5500);
+    await s.phone.getByRole('button', { name: 'Hang up' }).click();
+    await s.callInfo('You hung up');
+    const ended = await s.events('callended');
+    assert.equal(ended.length, 1);
+    assert.equal(ended[0].detail.cause.by, 'agent');
+    const hook = await webhookFor(callId);
+    assert.deepEqual(hook.call.metadata, { contact_id: 'c-1002', crm: 'acme-demo' });
+    assert.equal(hook.call.to, '+15550100002');
+    assert.equal(hook.call.status, 'completed');
+    assert.deepEqual((await s.events('error')).map((e) => e.detail.code), [], 'the bridge accepted every message');
+  } finally { await s.ctx.close(); }
+});
+
+test('echo number: the trunk hears the browser; mute sends silence', async () => {
+  const s = await openDemoPage();
+  try {
+    await s.page.getByRole('link', { name: '+1 555 010 0001' }).click();
+    await s.callInfo('Connected');
+    // Our 1000 Hz went browser → bridge (Opus → G.711) → trunk and came back.
+    await eventually(() => s.w((p) => p.remoteDominantHz()).then((hz) => near(hz, MIC_HZ)), { what: `echo of ${MIC_HZ} Hz`, timeoutMs: 15000 });
+    await s.phone.getByRole('button', { name: 'Mute' }).click();
+    await eventually(() => s.w((p) => p.remoteLevel()).then((l) => l < 0.002), { what: 'silence echoed while muted', timeoutMs: 10000 });
+    await s.phone.getByRole('button', { name: 'Unmute' }).click();
+    await eventually(() => s.w((p) => p.remoteDominantHz()).then((hz) => near(hz, MIC_HZ)), { what: 'echo back after unmute', timeoutMs: 10000 });
+    // DTMF during the call is accepted by the bridge.
+    assert.equal(await s.w((p) => p.sendDigits('12#')), true);
+    await s.page.waitForTimeout(1000);
+    assert.deepEqual((await s.events('error')).map((e) => e.detail.code), []);
+    await s.phone.getByRole('button', { name: 'Hang up' }).click();
+    await s.callInfo('You hung up');
+  } finally { await s.ctx.close(); }
+});
+
+test('busy, far-end hang-up and cancel before answer', async (t) => {
+  const s = await openDemoPage();
+  try {
+    await t.test('busy', async () => {
+      await s.page.getByRole('link', { name: '+1 555 010 0003' }).click();
+      await s.callInfo('Busy');
+      const ended = (await s.events('callended')).at(-1);
+      assert.equal(ended.detail.cause.sip_code, 486);
+      await shot(s.page, 'bridge-busy');
+    });
+    await t.test('far end hangs up after 3 s', async () => {
+      await s.page.getByRole('button', { name: '+1 555 010 0006' }).click();
+      await s.callInfo('Connected');
+      await s.callInfo('The other party hung up', 15000);
+      assert.equal((await s.events('callended')).at(-1).detail.cause.by, 'remote');
+    });
+    await t.test('no answer: the agent hangs up while it rings', async () => {
+      await s.page.getByRole('link', { name: '+1 555 010 0004' }).click();
+      await s.callInfo('Ringing');
+      await s.phone.getByRole('button', { name: 'Hang up' }).click();
+      const ended = await eventually(async () => (await s.events('callended')).length === 3 && (await s.events('callended')).at(-1), { what: 'third callended' });
+      assert.equal(ended.detail.cause.by, 'agent');
+      assert.equal((await s.events('statechange')).some((e) => e.detail.state === 'answered' && e.detail.call_id === ended.detail.call_id), false);
+    });
+    await t.test('invalid number is refused with words', async () => {
+      await s.phone.locator('.number').fill('12345');
+      await s.phone.getByRole('button', { name: 'Call' }).click();
+      await s.phone.getByRole('alert').filter({ hasText: 'That phone number is not valid' }).waitFor({ timeout: 10000 });
+    });
+  } finally { await s.ctx.close(); }
+});
