@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,12 +137,8 @@ func (p *Peer) HandleOffer(offerSDP string) (string, error) {
 	// after SetRemoteDescription put our maxplaybackrate there instead.
 	for _, tr := range p.pc.GetTransceivers() {
 		if tr.Kind() == webrtc.RTPCodecTypeAudio {
-			if err := tr.SetCodecPreferences(audioCodecs()); err != nil {
-				// The offer lacks one of them (e.g. telephone-event):
-				// keep the audio codecs, which every offer here has.
-				if err := tr.SetCodecPreferences(audioCodecs()[:3]); err != nil {
-					p.log.Warn("codec preferences not applied", "error", err)
-				}
+			if err := tr.SetCodecPreferences(preferencesFor(&parsed)); err != nil {
+				p.log.Warn("codec preferences not applied", "error", err)
 			}
 		}
 	}
@@ -156,6 +153,61 @@ func (p *Peer) HandleOffer(offerSDP string) (string, error) {
 		return ld.SDP, nil
 	}
 	return answer.SDP, nil
+}
+
+// preferencesFor lists the bridge's codecs with the payload types of the
+// offer (an answer keeps the offer's numbers, RFC 3264 §6.1), our own Opus
+// fmtp, and only the codecs the offer has.
+func preferencesFor(s *sdp.SessionDescription) []webrtc.RTPCodecParameters {
+	offered := map[string]uint8{} // "OPUS/48000" -> pt
+	for _, m := range s.MediaDescriptions {
+		if m.MediaName.Media != "audio" {
+			continue
+		}
+		for _, a := range m.Attributes {
+			if a.Key != "rtpmap" {
+				continue
+			}
+			ptStr, name, ok := strings.Cut(a.Value, " ")
+			if !ok {
+				continue
+			}
+			pt, err := strconv.Atoi(ptStr)
+			if err != nil || pt < 0 || pt > 127 {
+				continue
+			}
+			parts := strings.Split(strings.ToUpper(name), "/")
+			if len(parts) < 2 {
+				continue
+			}
+			key := parts[0] + "/" + parts[1]
+			if _, dup := offered[key]; !dup {
+				offered[key] = uint8(pt)
+			}
+		}
+		for _, f := range m.MediaName.Formats {
+			switch f { // static payload types without rtpmap (RFC 3551 §6)
+			case "0":
+				if _, ok := offered["PCMU/8000"]; !ok {
+					offered["PCMU/8000"] = 0
+				}
+			case "8":
+				if _, ok := offered["PCMA/8000"]; !ok {
+					offered["PCMA/8000"] = 8
+				}
+			}
+		}
+		break
+	}
+	var out []webrtc.RTPCodecParameters
+	for _, c := range audioCodecs() {
+		key := strings.ToUpper(strings.TrimPrefix(c.MimeType, "audio/")) + "/" + strconv.Itoa(int(c.ClockRate))
+		if pt, ok := offered[key]; ok {
+			c.PayloadType = webrtc.PayloadType(pt)
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // downlinkCodecFromOffer picks the G.711 law the browser offered: PCMU

@@ -1,7 +1,11 @@
 package signaling
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/pion/webrtc/v4"
 
@@ -105,3 +109,86 @@ const (
 	CodeInternal     = "internal"
 	CodeRateLimited  = "rate_limited"
 )
+
+// ProtocolError is a refused client message: Code is the error code sent
+// back.
+type ProtocolError struct {
+	Code, Msg string
+}
+
+func (e *ProtocolError) Error() string { return e.Code + ": " + e.Msg }
+
+// SignalingCode is the protocol error code.
+func (e *ProtocolError) SignalingCode() string { return e.Code }
+
+func badRequest(format string, a ...any) *ProtocolError {
+	return &ProtocolError{Code: CodeBadRequest, Msg: fmt.Sprintf(format, a...)}
+}
+
+var digitsRe = regexp.MustCompile(`^[0-9*#A-D]{1,32}$`)
+
+// knownTypes are the client message types of v1 plus extensions.
+var knownTypes = map[string]bool{
+	TypeHello: true, TypeOffer: true, TypeCandidate: true, TypeCall: true, TypeHangup: true,
+	TypeDTMF: true, TypeResume: true, TypePing: true, TypeStats: true,
+}
+
+// Parse decodes and validates one client frame. Every refusal is a
+// *ProtocolError with code bad_request.
+func Parse(data []byte) (Inbound, error) {
+	var msg Inbound
+	if err := json.Unmarshal(data, &msg); err != nil {
+		return msg, badRequest("malformed JSON: %v", err)
+	}
+	if msg.Type == "" {
+		return msg, badRequest("message has no type")
+	}
+	if !knownTypes[msg.Type] {
+		return msg, badRequest("unknown message type %q", msg.Type)
+	}
+	switch msg.Type {
+	case TypeOffer:
+		if msg.SDP == "" {
+			return msg, badRequest("offer without sdp")
+		}
+	case TypeCandidate:
+		raw := bytes.TrimSpace(msg.Candidate)
+		if len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
+			var c webrtc.ICECandidateInit
+			if err := json.Unmarshal(raw, &c); err != nil {
+				return msg, badRequest("candidate is not an RTCIceCandidateInit: %v", err)
+			}
+		}
+	case TypeCall:
+		if strings.TrimSpace(msg.To) == "" {
+			return msg, badRequest("call needs a `to` number")
+		}
+		if len(msg.To) > 64 || len(msg.From) > 64 || len(msg.RequestID) > 128 {
+			return msg, badRequest("to, from or request_id is too long")
+		}
+		meta := bytes.TrimSpace(msg.Metadata)
+		if len(meta) > 0 && !bytes.Equal(meta, []byte("null")) {
+			if len(meta) > 4096 {
+				return msg, badRequest("metadata is larger than 4 KiB")
+			}
+			if meta[0] != '{' {
+				return msg, badRequest("metadata must be a JSON object")
+			}
+			msg.Metadata = meta
+		} else {
+			msg.Metadata = nil
+		}
+	case TypeHangup:
+		if msg.CallID == "" {
+			return msg, &ProtocolError{Code: "unknown_call", Msg: "hangup needs a call_id"}
+		}
+	case TypeDTMF:
+		if !digitsRe.MatchString(msg.Digits) {
+			return msg, badRequest("digits must be 1 to 32 of 0-9 * # A-D")
+		}
+		if msg.DurationMS != 0 && (msg.DurationMS < 40 || msg.DurationMS > 2000) {
+			return msg, badRequest("duration_ms must be 40 to 2000")
+		}
+	}
+	return msg, nil
+}

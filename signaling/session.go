@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"sync"
 	"time"
 
@@ -157,14 +156,15 @@ func (s *Session) sendError(requestID, callID, code, msg string) {
 	s.send(ErrorMessage{Type: TypeError, RequestID: requestID, CallID: callID, Code: code, Message: msg})
 }
 
-var digitsRe = regexp.MustCompile(`^[0-9*#A-D]{1,32}$`)
-
 // handle dispatches one frame after hello. Errors are replies; the session
 // stays up.
 func (s *Session) handle(data []byte) {
-	var msg Inbound
-	if err := json.Unmarshal(data, &msg); err != nil {
-		s.sendError("", "", CodeBadRequest, "malformed JSON: "+err.Error())
+	msg, err := Parse(data)
+	if err != nil {
+		var pe *ProtocolError
+		if errors.As(err, &pe) {
+			s.sendError(msg.RequestID, msg.CallID, pe.Code, pe.Msg)
+		}
 		return
 	}
 	switch msg.Type {
@@ -196,18 +196,10 @@ func (s *Session) handle(data []byte) {
 		s.mu.Unlock()
 	case TypeHello, TypeResume:
 		s.sendError(msg.RequestID, "", CodeBadRequest, "this session is already authenticated")
-	case "":
-		s.sendError(msg.RequestID, "", CodeBadRequest, "message has no type")
-	default:
-		s.sendError(msg.RequestID, "", CodeBadRequest, fmt.Sprintf("unknown message type %q", msg.Type))
 	}
 }
 
 func (s *Session) handleOffer(msg Inbound) {
-	if msg.SDP == "" {
-		s.sendError("", "", CodeBadRequest, "offer without sdp")
-		return
-	}
 	s.mu.Lock()
 	peer := s.peer
 	s.mu.Unlock()
@@ -262,23 +254,7 @@ func (s *Session) peerLeg() *Peer {
 }
 
 func (s *Session) handleCall(msg Inbound) {
-	if msg.To == "" {
-		s.sendError(msg.RequestID, "", CodeBadRequest, "call needs a `to` number")
-		return
-	}
-	meta := bytes.TrimSpace(msg.Metadata)
-	if len(meta) > 0 && !bytes.Equal(meta, []byte("null")) {
-		if len(meta) > 4096 {
-			s.sendError(msg.RequestID, "", CodeBadRequest, "metadata is larger than 4 KiB")
-			return
-		}
-		if meta[0] != '{' {
-			s.sendError(msg.RequestID, "", CodeBadRequest, "metadata must be a JSON object")
-			return
-		}
-	} else {
-		meta = nil
-	}
+	meta := msg.Metadata
 	s.mu.Lock()
 	sa := s.auth
 	s.mu.Unlock()
@@ -335,17 +311,9 @@ func (s *Session) ownCall(id string) (*bridge.Call, bool) {
 }
 
 func (s *Session) handleDTMF(msg Inbound) {
-	if !digitsRe.MatchString(msg.Digits) {
-		s.sendError(msg.RequestID, msg.CallID, CodeBadRequest, "digits must be 1 to 32 of 0-9 * # A-D")
-		return
-	}
 	dur := time.Duration(msg.DurationMS) * time.Millisecond
 	if msg.DurationMS == 0 {
 		dur = 100 * time.Millisecond
-	}
-	if dur < 40*time.Millisecond || dur > 2*time.Second {
-		s.sendError(msg.RequestID, msg.CallID, CodeBadRequest, "duration_ms must be 40 to 2000")
-		return
 	}
 	call, ok := s.ownCall(msg.CallID)
 	if !ok {
