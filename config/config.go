@@ -62,6 +62,31 @@ type SIP struct {
 	MaxCallDuration time.Duration `yaml:"max_call_duration"`
 	// MediaTimeout ends an answered call when no RTP arrives from the trunk for this long.
 	MediaTimeout time.Duration `yaml:"media_timeout"`
+	// InviteTimeout ends a call whose INVITE got no response at all (status 408,
+	// Q.850 102); default 32 s (RFC 3261 Timer B).
+	InviteTimeout time.Duration `yaml:"invite_timeout"`
+	// SessionExpires is the session interval the bridge asks for (RFC 4028);
+	// 0 = no session timer. Default 1800 s.
+	SessionExpires time.Duration `yaml:"session_expires"`
+	// MinSE is the smallest session interval the bridge accepts (RFC 4028 Min-SE); default 90 s.
+	MinSE time.Duration `yaml:"min_se"`
+	// OptionsInterval is how often the trunk is probed with OPTIONS; 0 = never.
+	// While the trunk does not answer, calls are refused at once with trunk_unavailable.
+	OptionsInterval time.Duration `yaml:"options_interval"`
+	// TLS configures sip: URIs with transport=tls and a tls: listener.
+	TLS SIPTLS `yaml:"tls"`
+}
+
+// SIPTLS is the TLS configuration of the SIP leg.
+type SIPTLS struct {
+	// CAFile is a PEM bundle of CAs trusted for the trunk's certificate; empty = system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the bridge's certificate: client certificate toward the
+	// trunk (mutual TLS), and server certificate of a tls: listener.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName overrides the name checked in the trunk's certificate; default the trunk host.
+	ServerName string `yaml:"server_name"`
 }
 
 // WebRTC is the browser side's ICE configuration.

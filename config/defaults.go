@@ -20,6 +20,14 @@ const (
 	DefaultRingTimeout = 60 * time.Second
 	// DefaultMediaTimeout is sip.media_timeout.
 	DefaultMediaTimeout = 30 * time.Second
+	// DefaultInviteTimeout is sip.invite_timeout: RFC 3261 Timer B (64*T1).
+	DefaultInviteTimeout = 32 * time.Second
+	// DefaultSessionExpires is sip.session_expires (RFC 4028 §4 recommends 1800 s).
+	DefaultSessionExpires = 1800 * time.Second
+	// DefaultMinSE is sip.min_se: the RFC 4028 §4 minimum of 90 s.
+	DefaultMinSE = 90 * time.Second
+	// DefaultOptionsInterval is sip.options_interval.
+	DefaultOptionsInterval = 30 * time.Second
 	// DefaultMaxCallDuration is sip.max_call_duration (0 = unlimited).
 	DefaultMaxCallDuration = 0
 	// DefaultWebhookTimeout is webhook.timeout.
@@ -87,6 +95,10 @@ func (c *Config) SetDefaults() {
 	}
 	setDur(&c.SIP.RingTimeout, DefaultRingTimeout)
 	setDur(&c.SIP.MediaTimeout, DefaultMediaTimeout)
+	setDur(&c.SIP.InviteTimeout, DefaultInviteTimeout)
+	setDur(&c.SIP.SessionExpires, DefaultSessionExpires)
+	setDur(&c.SIP.MinSE, DefaultMinSE)
+	setDur(&c.SIP.OptionsInterval, DefaultOptionsInterval)
 	setDur(&c.Webhook.Timeout, DefaultWebhookTimeout)
 	setStr(&c.Webhook.ContentType, DefaultWebhookContentType)
 	if len(c.Webhook.Events) == 0 {
