@@ -1,0 +1,61 @@
+package sqlite
+
+// migrations are applied in order, each once, each in its own transaction;
+// the version of a migration is its index + 1. Append only: never edit a
+// migration that has shipped.
+var migrations = []string{
+	// 1: call records, outbox, delivery attempts, disabled endpoints.
+	// Times are unix milliseconds, 0 = unset.
+	`
+CREATE TABLE calls (
+	id         TEXT PRIMARY KEY,
+	seat       TEXT NOT NULL,
+	status     TEXT NOT NULL,
+	started_at INTEGER NOT NULL,
+	ended_at   INTEGER NOT NULL DEFAULT 0,
+	final      INTEGER NOT NULL DEFAULT 0,
+	record     BLOB NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+CREATE INDEX calls_by_start ON calls(started_at DESC, id DESC);
+CREATE INDEX calls_by_seat ON calls(seat, started_at DESC);
+CREATE INDEX calls_open ON calls(final) WHERE final = 0;
+
+CREATE TABLE events (
+	seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+	id              TEXT NOT NULL UNIQUE,
+	call_id         TEXT NOT NULL,
+	type            TEXT NOT NULL,
+	created_at      INTEGER NOT NULL,
+	url             TEXT NOT NULL,
+	content_type    TEXT NOT NULL,
+	body            BLOB NOT NULL,
+	payload         BLOB NOT NULL,
+	state           TEXT NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	retry_base      INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at INTEGER NOT NULL,
+	last_status     INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT NOT NULL DEFAULT '',
+	delivered_at    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX events_by_state ON events(state, call_id, seq);
+CREATE INDEX events_by_call ON events(call_id, seq);
+
+CREATE TABLE attempts (
+	event_id    TEXT NOT NULL,
+	n           INTEGER NOT NULL,
+	at          INTEGER NOT NULL,
+	status_code INTEGER NOT NULL,
+	error       TEXT NOT NULL,
+	duration_ms INTEGER NOT NULL,
+	PRIMARY KEY (event_id, n)
+);
+
+CREATE TABLE endpoints (
+	url         TEXT PRIMARY KEY,
+	disabled_at INTEGER NOT NULL,
+	reason      TEXT NOT NULL
+);
+`,
+}

@@ -1,0 +1,516 @@
+// Package sqlite is the embedded store: one SQLite file through the pure-Go
+// modernc.org/sqlite driver, so the bridge needs no database server and no
+// cgo. Writes are WAL-journaled with synchronous=FULL: when a method
+// returns, the data survives a killed process and a power cut.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/callbridge/callbridge/store"
+)
+
+// Store is a store.Store in one SQLite database.
+type Store struct {
+	db *sql.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database at path and migrates its
+// schema. path may carry the "sqlite://" prefix of store.dsn; ":memory:" is
+// a private in-memory database (tests).
+func Open(ctx context.Context, path string) (*Store, error) {
+	path = strings.TrimPrefix(path, "sqlite://")
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: bad database path %q", path)
+	}
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// One connection: SQLite has one writer anyway, and an in-memory
+	// database exists per connection.
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// SchemaVersion is the number of migrations this build knows.
+func SchemaVersion() int { return len(migrations) }
+
+// Version returns the schema version of the open database.
+func (s *Store) Version(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	cur, err := s.Version(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if cur > len(migrations) {
+		return fmt.Errorf("%w: database at version %d, this build knows %d", store.ErrSchemaTooNew, cur, len(migrations))
+	}
+	for v := cur + 1; v <= len(migrations); v++ {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)`, v, time.Now().UnixMilli())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration %d: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Record implements store.Store.
+func (s *Store) Record(ctx context.Context, c store.Call, ev *store.Event) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		updated := c.UpdatedAt
+		if updated.IsZero() {
+			updated = time.Now()
+		}
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO calls (id, seat, status, started_at, ended_at, final, record, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(id) DO UPDATE SET
+	seat = excluded.seat, status = excluded.status, started_at = excluded.started_at,
+	ended_at = excluded.ended_at, final = excluded.final, record = excluded.record,
+	updated_at = excluded.updated_at
+WHERE calls.final = 0`,
+			c.ID, c.Seat, c.Status, ms(c.StartedAt), ms(c.EndedAt), b2i(c.Final), c.Record, ms(updated))
+		if err != nil {
+			return fmt.Errorf("sqlite: record call %s: %w", c.ID, err)
+		}
+		if ev == nil {
+			return nil
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE id = ?`, ev.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: %s", store.ErrDuplicate, ev.ID)
+		}
+		state := ev.State
+		if state == "" {
+			state = store.StatePending
+		}
+		res, err := tx.ExecContext(ctx, `
+INSERT INTO events (id, call_id, type, created_at, url, content_type, body, payload, state, attempts, next_attempt_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+			ev.ID, ev.CallID, ev.Type, ms(ev.CreatedAt), ev.URL, ev.ContentType, nonNil(ev.Body), nonNil(ev.Payload), state, ms(ev.NextAttemptAt))
+		if err != nil {
+			return fmt.Errorf("sqlite: record event %s: %w", ev.ID, err)
+		}
+		seq, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		ev.Seq, ev.State = seq, state
+		return nil
+	})
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// Touch implements store.Store.
+func (s *Store) Touch(ctx context.Context, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE calls SET updated_at = ? WHERE final = 0`, ms(now))
+	return err
+}
+
+const callCols = `id, seat, status, started_at, ended_at, final, record, updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanCall(r scanner) (store.Call, error) {
+	var c store.Call
+	var started, ended, updated int64
+	var final int
+	err := r.Scan(&c.ID, &c.Seat, &c.Status, &started, &ended, &final, &c.Record, &updated)
+	c.StartedAt, c.EndedAt, c.UpdatedAt, c.Final = fromMS(started), fromMS(ended), fromMS(updated), final != 0
+	return c, err
+}
+
+// GetCall implements store.Store.
+func (s *Store) GetCall(ctx context.Context, id string) (store.Call, error) {
+	c, err := scanCall(s.db.QueryRowContext(ctx, `SELECT `+callCols+` FROM calls WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Call{}, fmt.Errorf("%w: call %s", store.ErrNotFound, id)
+	}
+	return c, err
+}
+
+func limit(n int) int {
+	switch {
+	case n <= 0:
+		return store.DefaultLimit
+	case n > store.MaxLimit:
+		return store.MaxLimit
+	}
+	return n
+}
+
+// ListCalls implements store.Store.
+func (s *Store) ListCalls(ctx context.Context, f store.CallFilter) ([]store.Call, string, error) {
+	q := `SELECT ` + callCols + ` FROM calls WHERE 1=1`
+	var args []any
+	if f.Seat != "" {
+		q += ` AND seat = ?`
+		args = append(args, f.Seat)
+	}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, f.Status)
+	}
+	if !f.Since.IsZero() {
+		q += ` AND started_at >= ?`
+		args = append(args, ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q += ` AND started_at < ?`
+		args = append(args, ms(f.Until))
+	}
+	if f.Cursor != "" {
+		at, id, err := decodeCallCursor(f.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		q += ` AND (started_at < ? OR (started_at = ? AND id < ?))`
+		args = append(args, at, at, id)
+	}
+	n := limit(f.Limit)
+	q += ` ORDER BY started_at DESC, id DESC LIMIT ?`
+	args = append(args, n+1)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []store.Call
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > n {
+		out = out[:n]
+		last := out[n-1]
+		next = encodeCursor("c", strconv.FormatInt(ms(last.StartedAt), 10), last.ID)
+	}
+	return out, next, nil
+}
+
+func encodeCursor(parts ...string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
+}
+
+func decodeCursor(cur, kind string, n int) ([]string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cur)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not base64", store.ErrBadCursor)
+	}
+	parts := strings.Split(string(raw), "\x00")
+	if len(parts) != n || parts[0] != kind {
+		return nil, fmt.Errorf("%w: wrong shape", store.ErrBadCursor)
+	}
+	return parts[1:], nil
+}
+
+func decodeCallCursor(cur string) (int64, string, error) {
+	p, err := decodeCursor(cur, "c", 3)
+	if err != nil {
+		return 0, "", err
+	}
+	at, err := strconv.ParseInt(p[0], 10, 64)
+	if err != nil {
+		return 0, "", fmt.Errorf("%w: bad time", store.ErrBadCursor)
+	}
+	return at, p[1], nil
+}
+
+// OpenCalls implements store.Store.
+func (s *Store) OpenCalls(ctx context.Context) ([]store.Call, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+callCols+` FROM calls WHERE final = 0 ORDER BY started_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Call
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+const eventCols = `seq, id, call_id, type, created_at, url, content_type, body, payload, state, attempts, retry_base, next_attempt_at, last_status, last_error, delivered_at`
+
+func scanEvent(r scanner) (store.Event, error) {
+	var e store.Event
+	var created, next, delivered int64
+	err := r.Scan(&e.Seq, &e.ID, &e.CallID, &e.Type, &created, &e.URL, &e.ContentType, &e.Body, &e.Payload,
+		&e.State, &e.Attempts, &e.RetryBase, &next, &e.LastStatus, &e.LastError, &delivered)
+	e.CreatedAt, e.NextAttemptAt, e.DeliveredAt = fromMS(created), fromMS(next), fromMS(delivered)
+	return e, err
+}
+
+func (s *Store) queryEvents(ctx context.Context, q string, args ...any) ([]store.Event, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// GetEvent implements store.Store.
+func (s *Store) GetEvent(ctx context.Context, id string) (store.Event, error) {
+	e, err := scanEvent(s.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Event{}, fmt.Errorf("%w: event %s", store.ErrNotFound, id)
+	}
+	return e, err
+}
+
+// ListEvents implements store.Store.
+func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, string, error) {
+	q := `SELECT ` + eventCols + ` FROM events WHERE 1=1`
+	var args []any
+	if f.CallID != "" {
+		q += ` AND call_id = ?`
+		args = append(args, f.CallID)
+	}
+	if f.State != "" {
+		q += ` AND state = ?`
+		args = append(args, f.State)
+	}
+	if f.Cursor != "" {
+		p, err := decodeCursor(f.Cursor, "e", 2)
+		if err != nil {
+			return nil, "", err
+		}
+		seq, err := strconv.ParseInt(p[0], 10, 64)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: bad seq", store.ErrBadCursor)
+		}
+		q += ` AND seq > ?`
+		args = append(args, seq)
+	}
+	n := limit(f.Limit)
+	q += ` ORDER BY seq LIMIT ?`
+	args = append(args, n+1)
+	out, err := s.queryEvents(ctx, q, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > n {
+		out = out[:n]
+		next = encodeCursor("e", strconv.FormatInt(out[n-1].Seq, 10))
+	}
+	return out, next, nil
+}
+
+// Attempts implements store.Store.
+func (s *Store) Attempts(ctx context.Context, eventID string) ([]store.Attempt, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT event_id, n, at, status_code, error, duration_ms FROM attempts WHERE event_id = ? ORDER BY n`, eventID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Attempt
+	for rows.Next() {
+		var a store.Attempt
+		var at, dur int64
+		if err := rows.Scan(&a.EventID, &a.N, &at, &a.StatusCode, &a.Error, &dur); err != nil {
+			return nil, err
+		}
+		a.At, a.Duration = fromMS(at), time.Duration(dur)*time.Millisecond
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Due implements store.Store.
+func (s *Store) Due(ctx context.Context, now time.Time, n int) ([]store.Event, error) {
+	if n <= 0 {
+		n = store.DefaultLimit
+	}
+	return s.queryEvents(ctx, `
+SELECT `+eventCols+` FROM events e
+WHERE e.state = 'pending' AND e.next_attempt_at <= ?
+  AND e.seq = (SELECT MIN(seq) FROM events h WHERE h.call_id = e.call_id AND h.state = 'pending')
+ORDER BY e.next_attempt_at, e.seq LIMIT ?`, ms(now), n)
+}
+
+// NextDue implements store.Store.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var v sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM events WHERE state = 'pending'`).Scan(&v)
+	if err != nil || !v.Valid {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(v.Int64).UTC(), true, nil
+}
+
+// RecordAttempt implements store.Store.
+func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt, u store.EventUpdate) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+UPDATE events SET state = ?, attempts = ?, next_attempt_at = ?, last_status = ?, last_error = ?, delivered_at = ?
+WHERE id = ?`, u.State, u.Attempts, ms(u.NextAttemptAt), u.LastStatus, u.LastError, ms(u.DeliveredAt), a.EventID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: event %s", store.ErrNotFound, a.EventID)
+		}
+		_, err = tx.ExecContext(ctx, `
+INSERT INTO attempts (event_id, n, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT(event_id, n) DO UPDATE SET at = excluded.at, status_code = excluded.status_code,
+	error = excluded.error, duration_ms = excluded.duration_ms`,
+			a.EventID, a.N, ms(a.At), a.StatusCode, a.Error, a.Duration.Milliseconds())
+		return err
+	})
+}
+
+// Requeue implements store.Store.
+func (s *Store) Requeue(ctx context.Context, eventID string, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE events SET state = 'pending', next_attempt_at = ?, retry_base = attempts WHERE id = ?`, ms(now), eventID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: event %s", store.ErrNotFound, eventID)
+	}
+	return nil
+}
+
+// RequeueDead implements store.Store.
+func (s *Store) RequeueDead(ctx context.Context, now time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE events SET state = 'pending', next_attempt_at = ?, retry_base = attempts WHERE state = 'dead'`, ms(now))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// DisableEndpoint implements store.Store.
+func (s *Store) DisableEndpoint(ctx context.Context, ep store.Endpoint) error {
+	_, err := s.db.ExecContext(ctx, `
+INSERT INTO endpoints (url, disabled_at, reason) VALUES (?, ?, ?)
+ON CONFLICT(url) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason`,
+		ep.URL, ms(ep.DisabledAt), ep.Reason)
+	return err
+}
+
+// EnableEndpoint implements store.Store.
+func (s *Store) EnableEndpoint(ctx context.Context, url string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM endpoints WHERE url = ?`, url)
+	return err
+}
+
+// DisabledEndpoints implements store.Store.
+func (s *Store) DisabledEndpoints(ctx context.Context) ([]store.Endpoint, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT url, disabled_at, reason FROM endpoints ORDER BY url`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Endpoint
+	for rows.Next() {
+		var e store.Endpoint
+		var at int64
+		if err := rows.Scan(&e.URL, &at, &e.Reason); err != nil {
+			return nil, err
+		}
+		e.DisabledAt = fromMS(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
