@@ -931,6 +931,7 @@ export class CallbridgeSoftphone extends HTMLElement {
   _finishCall(msg) {
     this._emit('statechange', msg);
     this.currentCall = null;
+    this._pendingHold.clear();
     this._stopStats();
     this._setHeld(false);
     this._el.dtmf.textContent = '';
@@ -950,8 +951,12 @@ export class CallbridgeSoftphone extends HTMLElement {
       }
     }
     if (msg.request_id && this._pendingHold.has(msg.request_id)) {
+      // A refused hold (e.g. a bridge without hold support): put the button back.
       this._setHeld(this._pendingHold.get(msg.request_id));
       this._pendingHold.delete(msg.request_id);
+      this._showError('hold_failed');
+      this._emitError(code, msg.message || ERROR_TEXT.hold_failed, msg.request_id);
+      return;
     }
     if (this._resuming) {
       // The bridge no longer knows our session (session_not_found): start a

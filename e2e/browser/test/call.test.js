@@ -173,7 +173,8 @@ test('hold is sent to the bridge and reverted when refused', async () => {
     const msg = await env.bridge.waitFor('hold');
     assert.deepEqual({ call_id: msg.call_id, hold: msg.hold }, { call_id: c.call.call_id, hold: true });
     // The fake bridge refuses hold (as a bridge without hold support does).
-    await env.phone.getByRole('alert').filter({ hasText: 'did not understand' }).waitFor();
+    await env.phone.getByRole('alert').filter({ hasText: 'The call could not be put on hold' }).waitFor();
+    assert.equal((await env.events('error')).at(-1).detail.code, 'bad_request');
     assert.equal(await hold.getAttribute('aria-pressed'), 'false');
     assert.equal(await hold.textContent(), 'Hold');
   } finally { await env.close(); }

@@ -241,3 +241,32 @@ test('postMessage API in an iframe honours the origin allow-list', async (t) => 
     });
   }
 });
+
+test('audio devices: lists the microphones and speakers, switching keeps the call', async () => {
+  const env = await openDemo(browser);
+  try {
+    const { page, phone } = env;
+    await status(env, 'Ready');
+    await page.getByRole('link', { name: '+1 555 010 0002' }).click();
+    const { session, call } = await env.nextCall();
+    session.callState(call, 'answered');
+    await callInfo(env, 'Connected');
+    await phone.getByText('Audio devices').click();
+    const mic = phone.getByRole('combobox', { name: 'Microphone' });
+    const spk = phone.getByRole('combobox', { name: 'Speaker' });
+    await eventually(async () => (await mic.locator('option').count()) > 0, { what: 'microphones listed' });
+    assert.ok((await spk.locator('option').count()) > 0, 'speakers listed');
+    await shot(page, 'devices');
+    // Pick a microphone: the new track replaces the old one without renegotiation.
+    const offers = env.bridge.sent('offer').length;
+    const micIds = await mic.locator('option').evaluateAll((os) => os.map((o) => o.value));
+    await mic.selectOption(micIds.at(-1));
+    await eventually(() => env.far.evaluate(() => window.farLevel() > 0.005), { what: 'far end still hears the microphone' });
+    assert.equal(env.bridge.sent('offer').length, offers);
+    // Pick a speaker: setSinkId on the remote audio element.
+    const spkIds = await spk.locator('option').evaluateAll((os) => os.map((o) => o.value));
+    await spk.selectOption(spkIds.at(-1));
+    await eventually(() => page.evaluate((id) => document.querySelector('callbridge-softphone').shadowRoot.querySelector('audio').sinkId === id, spkIds.at(-1)), { what: 'sinkId set' });
+    assert.equal(await phone.getByRole('alert').isVisible(), false);
+  } finally { await env.close(); }
+});
