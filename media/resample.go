@@ -21,6 +21,9 @@ const (
 	maxResampleIn  = 120 * resampleInRate / 1000 // one 120 ms packet
 )
 
+// The unrolled filter loop needs the half length to be a multiple of 4.
+var _ [1 - (resampleTaps/2)%4]struct{}
+
 // resampleHalf holds the symmetric half of the filter: h[i] == h[taps-1-i].
 var resampleHalf = designLowpass()
 
@@ -86,12 +89,18 @@ func (d *decimator) process(in []int16) []int16 {
 	n := 0
 	i := d.phase
 	for ; i < len(in); i += 2 {
-		w := x[i : i+resampleTaps]
-		var acc float32
-		for k := range resampleTaps / 2 {
-			acc += resampleHalf[k] * (w[k] + w[resampleTaps-1-k])
+		// Fixed-size views let the compiler drop bounds checks, and four
+		// accumulators keep the adds from waiting on each other.
+		w := (*[resampleTaps]float32)(x[i : i+resampleTaps])
+		h := &resampleHalf
+		var a0, a1, a2, a3 float32
+		for k := 0; k < resampleTaps/2; k += 4 {
+			a0 += h[k] * (w[k] + w[resampleTaps-1-k])
+			a1 += h[k+1] * (w[k+1] + w[resampleTaps-2-k])
+			a2 += h[k+2] * (w[k+2] + w[resampleTaps-3-k])
+			a3 += h[k+3] * (w[k+3] + w[resampleTaps-4-k])
 		}
-		d.out[n] = clamp16(acc)
+		d.out[n] = clamp16((a0 + a1) + (a2 + a3))
 		n++
 	}
 	d.phase = i - len(in)
