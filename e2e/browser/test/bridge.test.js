@@ -28,7 +28,7 @@ async function openDemoPage() {
   page.on('pageerror', (e) => console.log('[page pageerror]', e.message));
   await page.addInitScript(() => {
     window.widgetEvents = [];
-    for (const type of ['ready', 'statechange', 'callended', 'error']) {
+    for (const type of ['ready', 'resumed', 'statechange', 'callended', 'error']) {
       document.addEventListener(type, (e) => { if (e.target?.localName === 'callbridge-softphone') window.widgetEvents.push({ type, detail: e.detail }); }, true);
     }
   });
@@ -128,4 +128,87 @@ test('busy, far-end hang-up and cancel before answer', async (t) => {
       await s.phone.getByRole('alert').filter({ hasText: 'That phone number is not valid' }).waitFor({ timeout: 10000 });
     });
   } finally { await s.ctx.close(); }
+});
+
+test('a dropped socket mid-call is resumed with a fresh token; the call and its audio go on', async () => {
+  const s = await openDemoPage();
+  try {
+    await s.page.getByRole('link', { name: '+1 555 010 0002' }).click();
+    await s.callInfo('Connected');
+    await eventually(() => s.w((p) => p.remoteDominantHz()).then((hz) => near(hz, TRUNK_HZ)), { what: 'trunk tone', timeoutMs: 15000 });
+    const sessionId = await s.w((p) => p.sessionId);
+    const tokens = [];
+    s.page.on('request', (r) => { if (r.url().endsWith('/demo/token')) tokens.push(r.url()); });
+    // Break the socket as a network blip would.
+    await s.w((p) => { p._ws.close(3000, 'network blip'); return true; });
+    await eventually(() => s.events('resumed').then((r) => r.length === 1), { what: 'resumed', timeoutMs: 15000 });
+    assert.equal(await s.w((p) => p.sessionId), sessionId, 'same session');
+    assert.equal(tokens.length, 1, 'a fresh token was fetched for the resume');
+    assert.equal((await s.events('ready')).length, 1, 'no new session was started');
+    await s.callInfo('Connected');
+    assert.ok(near(await s.w((p) => p.remoteDominantHz()), TRUNK_HZ), 'audio carries on');
+    await s.phone.getByRole('button', { name: 'Hang up' }).click();
+    await s.callInfo('You hung up');
+    assert.deepEqual((await s.events('error')).map((e) => e.detail.code), []);
+  } finally { await s.ctx.close(); }
+});
+
+// Opus TOC byte (RFC 6716 §3.1): config = toc >> 3.
+function opusMode(config) {
+  if (config <= 3) return 'SILK-NB';
+  if (config <= 7) return 'SILK-MB';
+  if (config <= 11) return 'SILK-WB';
+  if (config <= 13) return 'Hybrid-SWB';
+  if (config <= 15) return 'Hybrid-FB';
+  if (config <= 19) return 'CELT-NB';
+  if (config <= 23) return 'CELT-WB';
+  if (config <= 27) return 'CELT-SWB';
+  return 'CELT-FB';
+}
+
+test('Chromium sends narrowband SILK with the bridge\'s answer (Opus TOC of every frame)', async () => {
+  const ctx = await browser.newContext();
+  try {
+    const page = await ctx.newPage();
+    // Tap the encoded frames the widget's sender produces (encoded transform),
+    // before SRTP, and count the Opus TOC configs.
+    await page.addInitScript(() => {
+      window.opusConfigs = {};
+      window.opusBytes = 0;
+      const Native = window.RTCPeerConnection;
+      window.RTCPeerConnection = class extends Native {
+        constructor(cfg = {}) { super({ ...cfg, encodedInsertableStreams: true }); }
+        addTrack(track, ...streams) {
+          const sender = super.addTrack(track, ...streams);
+          const { readable, writable } = sender.createEncodedStreams();
+          readable.pipeThrough(new TransformStream({
+            transform(frame, ctl) {
+              const b = new Uint8Array(frame.data);
+              if (b.length) { const c = b[0] >> 3; window.opusConfigs[c] = (window.opusConfigs[c] || 0) + 1; window.opusBytes += b.length; }
+              ctl.enqueue(frame);
+            },
+          })).pipeTo(writable);
+          return sender;
+        }
+      };
+    });
+    await page.goto(`${bridge.url}/demo/`);
+    const phone = page.locator('callbridge-softphone');
+    await phone.locator('.status-text').filter({ hasText: 'Ready' }).waitFor({ timeout: 15000 });
+    const answer = await eventually(() => page.evaluate(() => document.querySelector('callbridge-softphone').peerConnection?.remoteDescription?.sdp), { what: 'answer' });
+    assert.match(answer, /a=fmtp:\d+ .*maxplaybackrate=8000/, 'the bridge asks for narrowband Opus');
+    await page.getByRole('link', { name: '+1 555 010 0001' }).click();
+    await phone.locator('.callinfo').filter({ hasText: 'Connected' }).waitFor({ timeout: 15000 });
+    await page.evaluate(() => { window.opusConfigs = {}; window.opusBytes = 0; });
+    await page.waitForTimeout(3000);
+    const { configs, bytes } = await page.evaluate(() => ({ configs: window.opusConfigs, bytes: window.opusBytes }));
+    const total = Object.values(configs).reduce((a, b) => a + b, 0);
+    const byMode = {};
+    for (const [c, n] of Object.entries(configs)) byMode[`${opusMode(Number(c))} config ${c}`] = n;
+    console.log(`Opus frames sent by Chromium over 3 s: ${JSON.stringify(byMode)}; ${total} frames, ${(bytes * 8 / 3000).toFixed(1)} kbit/s payload`);
+    assert.ok(total > 100, 'frames were sent');
+    const nb = Object.entries(configs).filter(([c]) => Number(c) <= 3).reduce((a, [, n]) => a + n, 0);
+    assert.ok(nb / total >= 0.95, `SILK-NB share ${nb}/${total}`);
+    await phone.getByRole('button', { name: 'Hang up' }).click();
+  } finally { await ctx.close(); }
 });
