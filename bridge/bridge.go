@@ -5,6 +5,7 @@ package bridge
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -62,6 +63,9 @@ type Bridge struct {
 	sdpIP     netip.Addr // address written into SDP c=
 	codecs    []media.Codec
 	ports     *portAllocator
+	tls       *tls.Config // SIP over TLS, nil when unused
+
+	probe trunkProbe
 
 	mu      sync.Mutex
 	calls   map[string]*Call // by call id; guarded by mu
@@ -99,7 +103,6 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 		b.domain = trunk.Host
 	}
 	transport, host, port := cfg.SIP.ListenParts()
-	_ = transport
 	b.sigHost, b.sigPort = host, port
 	listenIP, err := netip.ParseAddr(host)
 	if err != nil || listenIP.IsUnspecified() {
@@ -135,13 +138,26 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 		b.codecs = []media.Codec{media.CodecPCMU, media.CodecPCMA}
 	}
 
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("callbridge"), sipgo.WithUserAgentHostname(b.sigHost))
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent("callbridge"), sipgo.WithUserAgentHostname(b.sigHost)}
+	if b.transport == "tls" || transport == "tls" || cfg.SIP.TLS.CAFile != "" || cfg.SIP.TLS.CertFile != "" {
+		tc, err := tlsConfig(cfg.SIP.TLS, trunk.Host)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: %w", err)
+		}
+		b.tls = tc
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(tc))
+	}
+	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: sip user agent: %w", err)
 	}
 	b.ua = ua
-	b.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(b.sigHost), sipgo.WithClientPort(port),
-		sipgo.WithClientLogger(b.log.With("component", "sip")))
+	clientOpts := []sipgo.ClientOption{sipgo.WithClientHostname(b.sigHost), sipgo.WithClientPort(port),
+		sipgo.WithClientLogger(b.log.With("component", "sip"))}
+	if cfg.SIP.ExternalIP != "" {
+		clientOpts = append(clientOpts, sipgo.WithClientNAT()) // rport, RFC 3581
+	}
+	b.client, err = sipgo.NewClient(ua, clientOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: sip client: %w", err)
 	}
@@ -156,8 +172,10 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 		},
 	}
 	b.server.OnBye(b.onBye)
-	b.server.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {})
+	b.server.OnAck(b.onAck)
 	b.server.OnOptions(b.onOptions)
+	b.server.OnUpdate(b.onUpdate)
+	b.server.OnInfo(b.onInfo)
 	b.server.OnInvite(b.onInvite)
 	b.server.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
@@ -173,6 +191,12 @@ func (b *Bridge) ServeSIP(conn net.PacketConn) error { return b.server.ServeUDP(
 
 // ServeSIPStream serves SIP over a TCP listener.
 func (b *Bridge) ServeSIPStream(l net.Listener) error { return b.server.ServeTCP(l) }
+
+// ServeSIPTLS serves SIP over a TLS listener (sip.listen "tls:…").
+func (b *Bridge) ServeSIPTLS(l net.Listener) error { return b.server.ServeTLS(l) }
+
+// TLSConfig is the SIP leg's TLS configuration, nil when TLS is unused.
+func (b *Bridge) TLSConfig() *tls.Config { return b.tls }
 
 // Config returns the configuration the bridge runs with.
 func (b *Bridge) Config() *config.Config { return b.cfg }
@@ -219,6 +243,8 @@ type CallRequest struct {
 	Leg       BrowserLeg
 	// OnState receives every call_state in order; it must not block.
 	OnState func(CallState)
+	// OnDTMF receives digits the far end sent (RFC 4733 or SIP INFO); it must not block.
+	OnDTMF func(callID string, digit rune)
 }
 
 // CallState is one call_state message (signaling.md, "Call states").
@@ -265,6 +291,11 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (*Call, error) 
 	}
 	if len(req.Metadata) > 4096 {
 		return nil, fmt.Errorf("%w: metadata over 4 KiB", errBadRequest)
+	}
+
+	if !b.trunkUp() {
+		st := b.Trunk()
+		return nil, fmt.Errorf("%w: no answer to OPTIONS since %s", ErrTrunkUnavailable, st.LastOK.Format(time.RFC3339))
 	}
 
 	wctx, cancel := context.WithTimeout(ctx, DefaultMediaWait)
@@ -358,7 +389,7 @@ func (b *Bridge) callBySIP(req *sip.Request) *Call {
 func (b *Bridge) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	c := b.callBySIP(req)
 	if c == nil {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		respond481(req, tx)
 		return
 	}
 	c.remoteBye(req, tx)
@@ -378,10 +409,52 @@ func (b *Bridge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Inbound calls not accepted", nil))
 }
 
+// onOptions answers OPTIONS in and out of dialogs (RFC 3261 §11.2).
 func (b *Bridge) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") && b.callBySIP(req) == nil {
+		respond481(req, tx)
+		return
+	}
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"))
+	res.AppendHeader(sip.NewHeader("Allow", allowHeader))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp, application/dtmf-relay"))
+	res.AppendHeader(sip.NewHeader("Supported", "timer"))
 	_ = tx.Respond(res)
+}
+
+// allowHeader lists the methods the bridge handles.
+const allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"
+
+func respond481(req *sip.Request, tx sip.ServerTransaction) {
+	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+}
+
+// onAck takes the SDP answer of an offerless re-INVITE (RFC 3264 §5, the
+// offer was in our 200); other ACKs need nothing.
+func (b *Bridge) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if c := b.callBySIP(req); c != nil && len(req.Body()) > 0 {
+		c.ackAnswer(req)
+	}
+}
+
+// onUpdate handles UPDATE (RFC 3311): a session refresh or new media.
+func (b *Bridge) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
+	c := b.callBySIP(req)
+	if c == nil {
+		respond481(req, tx)
+		return
+	}
+	c.update(req, tx)
+}
+
+// onInfo handles INFO (RFC 6086): DTMF relay from the trunk.
+func (b *Bridge) onInfo(req *sip.Request, tx sip.ServerTransaction) {
+	c := b.callBySIP(req)
+	if c == nil {
+		respond481(req, tx)
+		return
+	}
+	c.info(req, tx)
 }
 
 // Shutdown stops accepting calls and ends every call in progress with

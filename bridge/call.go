@@ -9,10 +9,12 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
 
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/media"
@@ -49,6 +51,13 @@ type Call struct {
 	uplinkStat func() media.StreamSnapshot // guarded by mu
 	dtmfOut    dtmfSender                  // RFC 4733 sender on the uplink, nil for G.711 uplinks; guarded by mu
 
+	localSDP        []byte        // our current SDP; guarded by mu
+	sdpVer          uint64        // o= version of our last SDP; guarded by mu
+	timer           sessionTimer  // negotiated session timer; guarded by mu
+	refreshed       chan struct{} // the trunk refreshed the session (RFC 4028)
+	pendingReinvite bool          // an offerless re-INVITE awaits its ACK's answer; guarded by mu
+	onDTMF          func(callID string, digit rune)
+
 	sipCallID string // set before the INVITE is sent, read-only after
 	rtp       *rtpSession
 }
@@ -68,6 +77,8 @@ func newCall(b *Bridge, req CallRequest, id, from, to string) *Call {
 		ctx:       ctx,
 		cancel:    cancel,
 		done:      make(chan struct{}),
+		refreshed: make(chan struct{}, 1),
+		onDTMF:    req.OnDTMF,
 		startedAt: time.Now(),
 	}
 	c.log = b.log.With("call_id", id, "seat", c.seat.ID)
@@ -165,35 +176,44 @@ func (c *Call) run() {
 
 	local := c.rtp.localAddr()
 	sdpAddr := netipAddrPort(c.b.sdpIP, local.Port())
-	offer := sdpOffer(uint64(time.Now().Unix()), sdpAddr, c.b.codecs)
-	req := c.b.newInvite(c.From, c.To, offer)
-	c.sipCallID = req.CallID().Value()
-	c.b.registerSIPCallID(c.sipCallID, c)
-
-	dialog, err := c.b.dialogUA.WriteInvite(c.ctx, req)
-	if err != nil {
-		c.log.Warn("INVITE not sent", "error", err)
-		c.setCause(Cause{SIPCode: 503, Q850: Q850NetworkOutOfOrdr, Reason: "trunk unreachable: " + err.Error(), By: ByBridge})
-		return
-	}
+	ver := uint64(time.Now().Unix())
+	offer := sdpOffer(ver, sdpAddr, c.b.codecs)
 	c.mu.Lock()
-	c.dialog = dialog
+	c.localSDP = offer
+	c.sdpVer = ver
 	c.mu.Unlock()
+	p := inviteParams{
+		from: c.From, to: c.To, callID: uuid.NewString(), fromTag: sip.GenerateTagN(16), cseq: 1, sdp: offer,
+		se: c.b.cfg.SIP.SessionExpires, minSE: c.b.cfg.SIP.MinSE,
+	}
+	c.sipCallID = p.callID
+	c.b.registerSIPCallID(c.sipCallID, c)
 	c.emit(StateDialing)
 
-	ringTimeout := c.b.cfg.SIP.RingTimeout
-	if ringTimeout <= 0 {
-		ringTimeout = 60 * time.Second
-	}
-	waitCtx, cancelWait := context.WithTimeoutCause(c.ctx, ringTimeout, ErrRingTimeout)
-	err = dialog.WaitAnswer(waitCtx, sipgo.AnswerOptions{
-		Username:   c.seat.SIPUsername,
-		Password:   c.seat.SIPPassword,
-		OnResponse: c.onResponse,
-	})
-	ringCause := context.Cause(waitCtx)
-	cancelWait()
-	if err != nil {
+	var dialog *sipgo.DialogClientSession
+	for attempt := 0; ; attempt++ {
+		var ringCause error
+		var err error
+		dialog, ringCause, err = c.invite(p)
+		if err == nil {
+			break
+		}
+		// 422 Session Interval Too Small (RFC 4028 §7.4): retry once
+		// with the trunk's Min-SE.
+		var dr *sipgo.ErrDialogResponse
+		if errors.As(err, &dr) && dr.Res.StatusCode == 422 && p.se > 0 && attempt == 0 {
+			if minSE, perr := parseMinSE(dr.Res); perr == nil {
+				c.log.Info("trunk asks for a longer session interval", "min_se", minSE)
+				p.se, p.minSE = max(p.se, minSE), minSE
+				p.cseq = dr.Res.CSeq().SeqNo + 1
+				continue
+			}
+		}
+		if dialog == nil {
+			c.log.Warn("INVITE not sent", "error", err)
+			c.setCause(Cause{SIPCode: 503, Q850: Q850NetworkOutOfOrdr, Reason: "trunk unreachable: " + err.Error(), By: ByBridge})
+			return
+		}
 		c.unanswered(dialog, err, ringCause)
 		return
 	}
@@ -205,6 +225,48 @@ func (c *Call) run() {
 		return
 	}
 	c.talk(dialog)
+}
+
+// invite sends one INVITE and waits for its final response. ringCause
+// says which of our timers, if any, cut the wait short. dialog is nil when
+// the INVITE could not be sent.
+func (c *Call) invite(p inviteParams) (dialog *sipgo.DialogClientSession, ringCause, err error) {
+	dialog, err = c.b.dialogUA.WriteInvite(c.ctx, c.b.newInvite(p))
+	if err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	c.dialog = dialog
+	c.mu.Unlock()
+
+	ringTimeout := c.b.cfg.SIP.RingTimeout
+	if ringTimeout <= 0 {
+		ringTimeout = 60 * time.Second
+	}
+	waitCtx, cancelWait := context.WithCancelCause(c.ctx)
+	defer cancelWait(nil)
+	ring := time.AfterFunc(ringTimeout, func() { cancelWait(ErrRingTimeout) })
+	defer ring.Stop()
+	// No response at all within sip.invite_timeout: give up without
+	// CANCEL, which needs a provisional response (RFC 3261 §9.1).
+	var answered atomic.Bool
+	if d := c.b.cfg.SIP.InviteTimeout; d > 0 {
+		t := time.AfterFunc(d, func() {
+			if !answered.Load() {
+				cancelWait(sipgo.WaitAnswerForceCancelErr)
+			}
+		})
+		defer t.Stop()
+	}
+	err = dialog.WaitAnswer(waitCtx, sipgo.AnswerOptions{
+		Username: c.seat.SIPUsername,
+		Password: c.seat.SIPPassword,
+		OnResponse: func(res *sip.Response) error {
+			answered.Store(true)
+			return c.onResponse(res)
+		},
+	})
+	return dialog, context.Cause(waitCtx), err
 }
 
 // onResponse handles provisional responses (RFC 3261 §13.2.2.1).
@@ -292,6 +354,11 @@ func (c *Call) setupMedia(rm remoteMedia) error {
 	c.uplink = up
 	c.uplinkStat = upStats
 	c.rtp.audioPT.Store(uint32(rm.Codec.PayloadType))
+	c.rtp.dtmfPT.Store(uint32(rm.DTMFType))
+	if rm.DTMFType != 0 && c.rtp.dtmf.Load() == nil {
+		rx := media.NewDTMFReceiver(8000, func(d rune, _ time.Duration) { c.deliverDigit(d) })
+		c.rtp.dtmf.Store(&handlerBox{rx})
+	}
 	c.rtp.setRemote(rm.Addr)
 	c.rtp.setHandler(down)
 	c.leg.AttachUplink(up)
@@ -322,6 +389,8 @@ func (c *Call) unanswered(dialog *sipgo.DialogClientSession, err error, ringCaus
 		c.setCause(Cause{SIPCode: 487, Q850: Q850NormalClearing, Reason: "Canceled by the agent", By: ByAgent})
 	case errors.Is(ringCause, ErrRingTimeout):
 		c.setCause(Cause{SIPCode: 487, Q850: Q850NoAnswer, Reason: "No answer", By: ByBridge})
+	case errors.Is(ringCause, sipgo.WaitAnswerForceCancelErr):
+		c.setCause(Cause{SIPCode: 408, Q850: Q850RecoveryOnTimer, Reason: "No response from the trunk", By: ByBridge})
 	case cause != nil:
 		c.setCause(c.bridgeCause(cause))
 	default:
@@ -365,6 +434,13 @@ func (c *Call) answered(dialog *sipgo.DialogClientSession) error {
 	}
 	c.mu.Lock()
 	c.answeredAt = time.Now()
+	if st, ok := parseSessionExpires(res); ok {
+		if st.refresher == "" {
+			st.refresher = "uac" // RFC 4028 §7.2: absent = the UAC refreshes
+		}
+		c.timer = st
+		c.log.Info("session timer", "interval", st.interval, "refresher", st.refresher)
+	}
 	c.mu.Unlock()
 	c.emit(StateAnswered)
 	c.b.publish(c, eventAnswered)
@@ -383,6 +459,7 @@ func (c *Call) talk(dialog *sipgo.DialogClientSession) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	answeredAt := time.Now()
+	go c.sessionTimerLoop(dialog)
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -453,41 +530,6 @@ func (c *Call) remoteBye(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
 	}
 	c.end(ErrRemoteHangup)
-}
-
-// reinvite answers a re-INVITE (RFC 3261 §14.2): new media address,
-// codec or direction (hold: RFC 3264 §8.4).
-func (c *Call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
-	c.mu.Lock()
-	dialog := c.dialog
-	c.mu.Unlock()
-	if dialog == nil {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
-		return
-	}
-	if len(req.Body()) > 0 {
-		rm, err := parseAnswer(req.Body(), c.b.codecs)
-		if err != nil {
-			_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil))
-			return
-		}
-		if err := c.setupMedia(rm); err != nil {
-			_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil))
-			return
-		}
-		c.mu.Lock()
-		c.remote.Direction = rm.Direction
-		codec := c.remote.Codec
-		c.mu.Unlock()
-		local := c.rtp.localAddr()
-		body := sdpAnswerFor(uint64(time.Now().Unix()), netipAddrPort(c.b.sdpIP, local.Port()), codec, rm.Direction)
-		res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", body)
-		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-		res.AppendHeader(&sip.ContactHeader{Address: c.b.dialogUA.ContactHDR.Address})
-		_ = tx.Respond(res)
-		return
-	}
-	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Offerless re-INVITE not supported", nil))
 }
 
 // finish frees the call's resources, sends ended and the completed event.

@@ -35,6 +35,7 @@ var (
 	ErrRingTimeout    = errors.New("no answer before the ring timeout")
 	ErrMaxDuration    = errors.New("maximum call duration reached")
 	ErrMediaTimeout   = errors.New("no RTP from the trunk")
+	ErrSessionExpired = errors.New("session timer expired")
 	ErrBrowserGone    = errors.New("browser session ended")
 	ErrBridgeShutdown = errors.New("bridge shutting down")
 )

@@ -10,6 +10,7 @@ type Metrics struct {
 	callsStarted prometheus.Counter
 	callsActive  prometheus.Gauge
 	callsEnded   *prometheus.CounterVec
+	trunkUp      prometheus.Gauge
 }
 
 // NewMetrics creates the series and registers them with reg (nil = none).
@@ -24,9 +25,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		callsEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "callbridge", Name: "calls_ended_total", Help: "Calls ended, by webhook status.",
 		}, []string{"status"}),
+		trunkUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "callbridge", Name: "trunk_up", Help: "1 while the trunk answers OPTIONS probes (or is not probed).",
+		}),
 	}
+	m.trunkUp.Set(1)
 	if reg != nil {
-		reg.MustRegister(m.callsStarted, m.callsActive, m.callsEnded)
+		reg.MustRegister(m.callsStarted, m.callsActive, m.callsEnded, m.trunkUp)
 	}
 	return m
 }

@@ -63,6 +63,7 @@ type rtpSession struct {
 	latched atomic.Bool
 
 	audioPT  atomic.Uint32 // negotiated audio payload type
+	dtmfPT   atomic.Uint32 // negotiated telephone-event payload type, 0 = none
 	handler  atomic.Pointer[handlerBox]
 	dtmf     atomic.Pointer[handlerBox]
 	lastRecv atomic.Int64 // unix nanos of the last accepted packet
@@ -70,7 +71,7 @@ type rtpSession struct {
 	wmu  sync.Mutex
 	wbuf [1500]byte // guarded by wmu
 
-	sent, recv, foreign, bad atomic.Uint64
+	sent, recv, foreign, bad, otherPT atomic.Uint64
 }
 
 type handlerBox struct{ h media.RTPHandler }
@@ -164,9 +165,15 @@ func (s *rtpSession) readLoop() {
 			}
 			payload = payload[:len(payload)-pad]
 		}
-		box := s.handler.Load()
-		if uint32(h.PayloadType) != s.audioPT.Load() {
+		var box *handlerBox
+		switch pt := uint32(h.PayloadType); {
+		case pt == s.audioPT.Load():
+			box = s.handler.Load()
+		case pt != 0 && pt == s.dtmfPT.Load():
 			box = s.dtmf.Load()
+		default:
+			s.otherPT.Add(1) // comfort noise, an unnegotiated codec
+			continue
 		}
 		if box == nil {
 			continue

@@ -163,8 +163,9 @@ func isDirection(k string) bool {
 }
 
 // sdpAnswerFor answers a re-INVITE's offer (RFC 3264 §6, §8.4) with the
-// call's codec; a sendonly offer is answered recvonly and so on.
-func sdpAnswerFor(sessID uint64, addr netip.AddrPort, codec media.Codec, offerDir string) []byte {
+// call's codec and the offer's telephone-event payload type (0 = none); a
+// sendonly offer is answered recvonly and so on.
+func sdpAnswerFor(sessID uint64, addr netip.AddrPort, codec media.Codec, offerDir string, dtmfPT uint8) []byte {
 	dir := "sendrecv"
 	switch offerDir {
 	case "sendonly":
@@ -184,9 +185,15 @@ func sdpAnswerFor(sessID uint64, addr netip.AddrPort, codec media.Codec, offerDi
 	fmt.Fprintf(&b, "o=callbridge %d %d IN %s %s\r\n", sessID, sessID, ipVer, ip)
 	b.WriteString("s=callbridge\r\n")
 	fmt.Fprintf(&b, "c=IN %s %s\r\nt=0 0\r\n", ipVer, ip)
-	fmt.Fprintf(&b, "m=audio %d RTP/AVP %d %d\r\n", addr.Port(), codec.PayloadType, payloadTypeTelephoneEvent)
+	if dtmfPT != 0 {
+		fmt.Fprintf(&b, "m=audio %d RTP/AVP %d %d\r\n", addr.Port(), codec.PayloadType, dtmfPT)
+	} else {
+		fmt.Fprintf(&b, "m=audio %d RTP/AVP %d\r\n", addr.Port(), codec.PayloadType)
+	}
 	fmt.Fprintf(&b, "a=rtpmap:%d %s/%d\r\n", codec.PayloadType, codec.Name, codec.ClockRate)
-	fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n", payloadTypeTelephoneEvent, payloadTypeTelephoneEvent)
+	if dtmfPT != 0 {
+		fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n", dtmfPT, dtmfPT)
+	}
 	fmt.Fprintf(&b, "a=ptime:20\r\na=%s\r\n", dir)
 	return []byte(b.String())
 }

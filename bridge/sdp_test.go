@@ -66,7 +66,7 @@ func TestParseAnswer(t *testing.T) {
 
 func TestSDPAnswerForHold(t *testing.T) {
 	for offer, want := range map[string]string{"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive", "sendrecv": "sendrecv"} {
-		body := string(sdpAnswerFor(1, netip.MustParseAddrPort("127.0.0.1:20000"), media.CodecPCMA, offer))
+		body := string(sdpAnswerFor(1, netip.MustParseAddrPort("127.0.0.1:20000"), media.CodecPCMA, offer, 101))
 		assert.True(t, strings.Contains(body, "a="+want+"\r\n"), "%s -> %s: %s", offer, want, body)
 	}
 }

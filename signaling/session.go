@@ -260,7 +260,7 @@ func (s *Session) handleCall(msg Inbound) {
 	s.mu.Unlock()
 	leg := &lazyLeg{s: s}
 	go func() {
-		call, err := s.srv.opts.Bridge.Originate(s.ctx, bridge.CallRequest{
+		req := bridge.CallRequest{
 			Auth:      sa,
 			RequestID: msg.RequestID,
 			To:        msg.To,
@@ -268,7 +268,9 @@ func (s *Session) handleCall(msg Inbound) {
 			Metadata:  json.RawMessage(meta),
 			Leg:       leg,
 			OnState:   s.onCallState,
-		})
+		}
+		req.OnDTMF = s.onRemoteDigit
+		call, err := s.srv.opts.Bridge.Originate(s.ctx, req)
 		if err != nil {
 			code := CodeInternal
 			var coded interface{ SignalingCode() string }
@@ -286,6 +288,12 @@ func (s *Session) handleCall(msg Inbound) {
 			call.Abandon()
 		}
 	}()
+}
+
+// onRemoteDigit tells the client about a digit the far end sent
+// (extension message: {type: "dtmf", call_id, digit}).
+func (s *Session) onRemoteDigit(callID string, d rune) {
+	s.send(map[string]string{"type": TypeDTMF, "call_id": callID, "digit": string(d)})
 }
 
 // onCallState forwards call progress and tracks the session's calls.

@@ -31,6 +31,9 @@ func mountAdmin(mux *http.ServeMux, cfg *config.Config, b *bridge.Bridge, sig *s
 		}
 		writeJSON(w, map[string]any{"calls": out})
 	}))
+	mux.Handle("GET /v1/admin/trunk", guard(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, b.Trunk())
+	}))
 }
 
 func adminAllowed(token string, r *http.Request) bool {

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -176,6 +177,16 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	case ex != nil && ex.sipConn != nil:
 		go func() { _ = b.ServeSIP(ex.sipConn) }()
 		defer ex.sipConn.Close()
+	case transport == "tls":
+		if b.TLSConfig() == nil || len(b.TLSConfig().Certificates) == 0 {
+			return fmt.Errorf("sip.listen %s: a tls listener needs sip.tls.cert_file and key_file", cfg.SIP.Listen)
+		}
+		l, err := tls.Listen("tcp", sipAddr, b.TLSConfig())
+		if err != nil {
+			return fmt.Errorf("sip.listen %s: %w", cfg.SIP.Listen, err)
+		}
+		go func() { _ = b.ServeSIPTLS(l) }()
+		defer l.Close()
 	case transport == "tcp":
 		l, err := net.Listen("tcp", sipAddr)
 		if err != nil {
@@ -191,6 +202,8 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		go func() { _ = b.ServeSIP(pc) }()
 		defer pc.Close()
 	}
+
+	go b.ProbeTrunk(ctx)
 
 	var mux net.PacketConn
 	if cfg.WebRTC.UDPPort != 0 {
