@@ -172,20 +172,42 @@ func (t *Trunk) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 const provisionalGap = 20 * time.Millisecond
 
 // reply sends a response outside the dialog layer and records its status.
+// The status is recorded before it is sent: the caller may react to it
+// (retry with credentials) faster than this goroutine runs on.
 func (t *Trunk) reply(tx sip.ServerTransaction, res *sip.Response, callID string) {
+	t.recordResponse(callID, res.StatusCode)
 	if err := tx.Respond(res); err != nil {
 		t.log.Debug("respond", "call_id", callID, "status", res.StatusCode, "error", err)
+		t.unrecordResponse(callID, res.StatusCode)
 		return
 	}
-	t.rec.update(callID, func(r *CallRecord) {
-		r.Responses = append(r.Responses, res.StatusCode)
-		if res.StatusCode >= 300 {
-			r.Ended = true
-		}
-	})
 	if res.IsProvisional() {
 		time.Sleep(provisionalGap)
 	}
+}
+
+func (t *Trunk) recordResponse(callID string, code int) {
+	t.rec.update(callID, func(r *CallRecord) {
+		r.Responses = append(r.Responses, code)
+		if code >= 300 {
+			r.Ended = true
+		}
+	})
+}
+
+// unrecordResponse takes back a status that could not be sent.
+func (t *Trunk) unrecordResponse(callID string, code int) {
+	t.rec.update(callID, func(r *CallRecord) {
+		for i := len(r.Responses) - 1; i >= 0; i-- {
+			if r.Responses[i] == code {
+				r.Responses = append(r.Responses[:i], r.Responses[i+1:]...)
+				break
+			}
+		}
+		if code >= 300 {
+			r.Ended = false
+		}
+	})
 }
 
 func (t *Trunk) final(tx sip.ServerTransaction, req *sip.Request, callID string, code int, reason string) {
@@ -272,11 +294,12 @@ func (c *call) run(num string) {
 
 // respond sends a provisional or final response in the dialog and records it.
 func (c *call) respond(code int, reason string, body []byte, hdrs ...sip.Header) bool {
+	c.t.rec.update(c.callID, func(r *CallRecord) { r.Responses = append(r.Responses, code) })
 	if err := c.dlg.Respond(code, reason, body, hdrs...); err != nil {
 		c.log.Debug("respond", "status", code, "error", err)
+		c.t.unrecordResponse(c.callID, code)
 		return false
 	}
-	c.t.rec.update(c.callID, func(r *CallRecord) { r.Responses = append(r.Responses, code) })
 	if code < 200 {
 		time.Sleep(provisionalGap)
 	}
@@ -321,13 +344,14 @@ func (c *call) unanswered() {
 // answerCall sends 200 with the SDP answer and waits for the ACK (RFC 3261 §13.3.1.4).
 func (c *call) answerCall() bool {
 	answer, _ := c.currentAnswer()
+	c.t.rec.update(c.callID, func(r *CallRecord) { r.Responses = append(r.Responses, 200) })
 	err := c.dlg.RespondSDP(answer)
 	if err != nil && c.dlg.LoadState() < sip.DialogStateEstablished {
 		c.log.Info("answer not sent", "error", err)
+		c.t.unrecordResponse(c.callID, 200)
 		c.unanswered()
 		return false
 	}
-	c.t.rec.update(c.callID, func(r *CallRecord) { r.Responses = append(r.Responses, 200) })
 	if err != nil {
 		// The 2xx went out but no ACK came: RFC 3261 §13.3.1.4 says end it with BYE.
 		c.log.Warn("no ACK for 200", "error", err)

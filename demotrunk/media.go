@@ -22,8 +22,9 @@ const (
 	frameDuration  = 20 * time.Millisecond
 	frameSamples   = sampleRate / 50 // 160 samples per 20 ms packet
 	toneLevel      = 0.3 * math.MaxInt16
-	maxEchoBacklog = sampleRate // at most 1 s of audio waits to be echoed
-	maxBurstFrames = 5          // frames sent at once to catch up after a stall
+	maxEchoBacklog = sampleRate       // at most 1 s of audio waits to be echoed
+	echoPrefill    = 3 * frameSamples // jitter buffer before echoing starts (60 ms)
+	maxBurstFrames = 5                // frames sent at once to catch up after a stall
 )
 
 // source is what the trunk plays into the call.
@@ -55,6 +56,7 @@ type media struct {
 	src     source         // guarded by mu
 	toneHz  float64        // guarded by mu
 	echo    []int16        // guarded by mu; received audio waiting to be echoed
+	primed  bool           // guarded by mu; echo holds echoPrefill, playing out
 	send    bool           // guarded by mu; false when the answer is recvonly/inactive (RFC 3264 §6.1)
 }
 
@@ -81,7 +83,7 @@ func newMedia(log *slog.Logger, conn net.PacketConn, o offer) *media {
 func (m *media) play(s source, hz float64) {
 	m.mu.Lock()
 	m.src, m.toneHz = s, hz
-	m.echo = m.echo[:0]
+	m.echo, m.primed = m.echo[:0], false
 	m.mu.Unlock()
 }
 
@@ -180,8 +182,17 @@ func (m *media) nextFrame(pcm []int16, phase float64) (float64, bool) {
 		}
 		phase = math.Mod(phase, 2*math.Pi)
 	case sourceEcho:
-		n := copy(pcm, m.echo)
-		m.echo = m.echo[:copy(m.echo, m.echo[n:])]
+		// A small jitter buffer keeps the echo continuous when packets
+		// arrive unevenly; after an underrun it fills up again.
+		if !m.primed && len(m.echo) >= echoPrefill {
+			m.primed = true
+		}
+		n := 0
+		if m.primed {
+			n = copy(pcm, m.echo)
+			m.echo = m.echo[:copy(m.echo, m.echo[n:])]
+			m.primed = n == len(pcm)
+		}
 		clear(pcm[n:])
 	default:
 		clear(pcm)
