@@ -70,6 +70,7 @@ type Bridge struct {
 	mu      sync.Mutex
 	calls   map[string]*Call // by call id; guarded by mu
 	bySIPID map[string]*Call // by SIP Call-ID; guarded by mu
+	recent  []CallInfo       // ended calls, oldest first; guarded by mu
 	closing bool             // guarded by mu
 	wg      sync.WaitGroup
 }
@@ -365,8 +366,27 @@ func (b *Bridge) registerSIPCallID(id string, c *Call) {
 	b.mu.Unlock()
 }
 
-func (b *Bridge) forget(c *Call) {
+// recentKept is how many ended calls Recent keeps for support engineers.
+const recentKept = 50
+
+// Recent returns the last ended calls, newest first.
+func (b *Bridge) Recent() []CallInfo {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]CallInfo, 0, len(b.recent))
+	for i := len(b.recent) - 1; i >= 0; i-- {
+		out = append(out, b.recent[i])
+	}
+	return out
+}
+
+func (b *Bridge) forget(c *Call) {
+	info := c.Info()
+	b.mu.Lock()
+	b.recent = append(b.recent, info)
+	if len(b.recent) > recentKept {
+		b.recent = b.recent[len(b.recent)-recentKept:]
+	}
 	delete(b.calls, c.ID)
 	if c.sipCallID != "" {
 		delete(b.bySIPID, c.sipCallID)

@@ -41,6 +41,11 @@ type MediaInfo struct {
 	ForeignRTP    uint64                `json:"foreign_rtp_dropped"`
 	BadRTP        uint64                `json:"bad_rtp"`
 	Chains        map[string]string     `json:"chains,omitempty"`
+	Browser       LegCounters           `json:"browser"`
+	LastFromTrunk time.Time             `json:"last_from_trunk,omitempty"`
+	OtherPT       uint64                `json:"unexpected_payload_types"`
+	PrivateSDP    bool                  `json:"trunk_sdp_private_address"`
+	SDPAddr       string                `json:"trunk_sdp_address,omitempty"`
 }
 
 // Info returns a snapshot of the call.
@@ -84,6 +89,17 @@ func (c *Call) Info() CallInfo {
 		m.SentToTrunk = c.rtp.sent.Load()
 		m.ForeignRTP = c.rtp.foreign.Load()
 		m.BadRTP = c.rtp.bad.Load()
+		m.OtherPT = c.rtp.otherPT.Load()
+		if n := c.rtp.lastRecv.Load(); n > 0 {
+			m.LastFromTrunk = time.Unix(0, n).UTC()
+		}
+	}
+	if c.remote.Addr.IsValid() {
+		m.SDPAddr = c.remote.Addr.String()
+		m.PrivateSDP = c.remote.PrivateAddr
+	}
+	if c.leg != nil {
+		m.Browser = c.leg.Counters()
 	}
 	if c.uplinkStat != nil {
 		s := c.uplinkStat()

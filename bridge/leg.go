@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"time"
 
 	"github.com/callbridge/callbridge/media"
 )
@@ -24,4 +25,15 @@ type BrowserLeg interface {
 	Downlink() media.RTPHandler
 	// AttachUplink routes the browser's RTP to h; nil detaches.
 	AttachUplink(h media.RTPHandler)
+	// Counters are the browser leg's packet counts, for diagnostics.
+	Counters() LegCounters
+}
+
+// LegCounters count the browser leg's RTP as the bridge sees it.
+type LegCounters struct {
+	FromBrowser     uint64    `json:"from_browser"`       // RTP packets received from the browser
+	FromBrowserBad  uint64    `json:"from_browser_bad"`   // unparsable or refused by the pipeline
+	ToBrowser       uint64    `json:"to_browser"`         // RTP packets sent to the browser
+	LastToBrowserAt time.Time `json:"last_to_browser_at"` // when the last one was sent
+	ICEState        string    `json:"ice_state"`          // the peer connection's state
 }

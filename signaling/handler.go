@@ -354,3 +354,17 @@ func (c *conn) closeWith(code int, reason string) {
 		close(c.closing)
 	})
 }
+
+// BrowserStats returns the last getStats summary a client uploaded for a
+// call, and when it arrived.
+func (s *Server) BrowserStats(callID string) (json.RawMessage, time.Time, bool) {
+	for _, sess := range s.Sessions() {
+		sess.mu.Lock()
+		st, ok := sess.clientStats[callID]
+		sess.mu.Unlock()
+		if ok {
+			return st.Raw, st.Received, true
+		}
+	}
+	return nil, time.Time{}, false
+}

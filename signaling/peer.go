@@ -9,11 +9,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/media"
 )
 
@@ -51,6 +53,8 @@ type handlerBox struct{ h media.RTPHandler }
 
 type peerCounters struct {
 	upPackets, upBad, downPackets atomic.Uint64
+	lastDown                      atomic.Int64 // unix nanos
+	state                         atomic.Value // string
 }
 
 // newPeer creates the peer connection; onCandidate receives local ICE
@@ -71,6 +75,7 @@ func newPeer(api *webrtc.API, log *slog.Logger, onCandidate func(*webrtc.ICECand
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		log.Debug("peer connection state", "state", s.String())
+		p.stats.state.Store(s.String())
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
 			p.connectedOnce.Do(func() { close(p.connected) })
@@ -351,11 +356,28 @@ func (d peerDownlink) HandleRTP(h *rtp.Header, payload []byte) error {
 	p.pkt.Payload = nil
 	if err == nil {
 		p.stats.downPackets.Add(1)
+		p.stats.lastDown.Store(time.Now().UnixNano())
 	}
 	return err
 }
 
 func (d peerDownlink) String() string { return "webrtc" }
+
+// Counters implements bridge.BrowserLeg.
+func (p *Peer) Counters() bridge.LegCounters {
+	c := bridge.LegCounters{
+		FromBrowser:    p.stats.upPackets.Load(),
+		FromBrowserBad: p.stats.upBad.Load(),
+		ToBrowser:      p.stats.downPackets.Load(),
+	}
+	if n := p.stats.lastDown.Load(); n > 0 {
+		c.LastToBrowserAt = time.Unix(0, n)
+	}
+	if s, ok := p.stats.state.Load().(string); ok {
+		c.ICEState = s
+	}
+	return c
+}
 
 // Close closes the peer connection.
 func (p *Peer) Close() error {

@@ -360,6 +360,13 @@ func (l *lazyLeg) peer() *Peer { return l.s.peerLeg() }
 func (l *lazyLeg) UplinkCodec() media.Codec   { return l.peer().UplinkCodec() }
 func (l *lazyLeg) DownlinkCodec() media.Codec { return l.peer().DownlinkCodec() }
 func (l *lazyLeg) Downlink() media.RTPHandler { return l.peer().Downlink() }
+func (l *lazyLeg) Counters() bridge.LegCounters {
+	if p := l.peer(); p != nil {
+		return p.Counters()
+	}
+	return bridge.LegCounters{}
+}
+
 func (l *lazyLeg) AttachUplink(h media.RTPHandler) {
 	if p := l.peer(); p != nil {
 		p.AttachUplink(h)

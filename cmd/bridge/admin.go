@@ -8,6 +8,7 @@ import (
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/diag"
 	"github.com/callbridge/callbridge/signaling"
 )
 
@@ -31,9 +32,42 @@ func mountAdmin(mux *http.ServeMux, cfg *config.Config, b *bridge.Bridge, sig *s
 		}
 		writeJSON(w, map[string]any{"calls": out})
 	}))
+	stats := diag.Handler(diagSource{b, sig}, cfg.Auth.AdminToken)
+	mux.Handle("GET "+diag.PagePath, stats)
+	mux.Handle("GET "+diag.APIPath, stats)
 	mux.Handle("GET /v1/admin/trunk", guard(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, b.Trunk())
 	}))
+}
+
+// diagSource feeds the stats page from the bridge and the signaling
+// sessions (the browsers' own getStats uploads).
+type diagSource struct {
+	b   *bridge.Bridge
+	sig *signaling.Server
+}
+
+func (d diagSource) Calls() []bridge.CallInfo {
+	calls := d.b.Calls()
+	out := make([]bridge.CallInfo, 0, len(calls))
+	for _, c := range calls {
+		out = append(out, c.Info())
+	}
+	return out
+}
+
+func (d diagSource) Recent() []bridge.CallInfo { return d.b.Recent() }
+
+func (d diagSource) BrowserReport(callID string) *diag.BrowserReport {
+	raw, at, ok := d.sig.BrowserStats(callID)
+	if !ok {
+		return nil
+	}
+	r, err := diag.ParseBrowserReport(raw, at)
+	if err != nil {
+		return nil
+	}
+	return r
 }
 
 func adminAllowed(token string, r *http.Request) bool {

@@ -1,0 +1,343 @@
+// Package diag tells support engineers whether a call's audio flows, per
+// leg and direction, and why not: the "they can't hear me" questions.
+//
+// The four directions a bridge sees (the localization matrix of one-way
+// audio faults):
+//
+//	① browser → bridge   ② bridge → trunk   ③ trunk → bridge   ④ bridge → browser
+//
+// "The customer can't hear the agent" is ① or ②; "the agent can't hear the
+// customer" is ③ or ④. Diagnose evaluates a rule table over the call's
+// counters (and the browser's own getStats report when the widget sends
+// one) and returns findings with their likely cause and the fix.
+package diag
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/media"
+)
+
+// Thresholds of the rule table.
+const (
+	// StallAfter is how long a direction may go without a packet before it
+	// counts as not flowing.
+	StallAfter = 2 * time.Second
+	// Grace is how long after media starts before a missing direction is a
+	// finding (ICE, DTLS and the first packets take a moment).
+	Grace = 3 * time.Second
+	// HighJitterMs, HighLossPct: quality warnings (Twilio's high-jitter and
+	// high-packet-loss defaults).
+	HighJitterMs = 30.0
+	HighLossPct  = 3.0
+	// LowMOS is the low-mos warning threshold.
+	LowMOS = 3.5
+)
+
+// Severity of a finding.
+const (
+	Critical = "critical"
+	Warning  = "warning"
+	Info     = "info"
+)
+
+// Directions, in the order of the localization matrix.
+const (
+	BrowserToBridge = "browser → bridge"
+	BridgeToTrunk   = "bridge → trunk"
+	TrunkToBridge   = "trunk → bridge"
+	BridgeToBrowser = "bridge → browser"
+)
+
+// Direction is one direction of one leg.
+type Direction struct {
+	Name      string    `json:"name"`
+	Leg       string    `json:"leg"` // "webrtc" or "sip"
+	Packets   uint64    `json:"packets"`
+	LastAt    time.Time `json:"last_at,omitempty"`
+	Flowing   bool      `json:"flowing"`
+	LevelDBov *float64  `json:"level_dbov,omitempty"`
+	Silent    bool      `json:"silent"`
+	// Status is "ok", "no packets", "stalled", "silent", or "idle" (not
+	// expected yet: before media, on hold).
+	Status string `json:"status"`
+}
+
+// Finding is one rule that fired.
+type Finding struct {
+	ID        string `json:"id"`
+	Severity  string `json:"severity"`
+	Direction string `json:"direction,omitempty"`
+	Message   string `json:"message"`
+	Fix       string `json:"fix"`
+}
+
+// Report is the diagnosis of one call.
+type Report struct {
+	CallID     string      `json:"call_id"`
+	State      string      `json:"state"`
+	Directions []Direction `json:"directions"`
+	Findings   []Finding   `json:"findings"`
+	MOS        float64     `json:"mos"`
+	// Verdict is one line for the support engineer.
+	Verdict string `json:"verdict"`
+}
+
+// BrowserReport is the widget's getStats summary (the `stats` message).
+type BrowserReport struct {
+	Received time.Time `json:"-"`
+	Inbound  struct {
+		PacketsReceived  float64 `json:"packetsReceived"`
+		PacketsLost      float64 `json:"packetsLost"`
+		Jitter           float64 `json:"jitter"`
+		AudioLevel       float64 `json:"audioLevel"`
+		TotalAudioEnergy float64 `json:"totalAudioEnergy"`
+	} `json:"inbound"`
+	Outbound struct {
+		PacketsSent float64 `json:"packetsSent"`
+		AudioLevel  float64 `json:"audioLevel"`
+	} `json:"outbound"`
+	CandidatePair struct {
+		Local                string  `json:"local"`
+		Remote               string  `json:"remote"`
+		State                string  `json:"state"`
+		CurrentRoundTripTime float64 `json:"currentRoundTripTime"`
+	} `json:"candidate_pair"`
+}
+
+// ParseBrowserReport decodes a `stats` message.
+func ParseBrowserReport(raw []byte, received time.Time) (*BrowserReport, error) {
+	var r BrowserReport
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("diag: browser stats: %w", err)
+	}
+	r.Received = received
+	return &r, nil
+}
+
+// Input is what Diagnose looks at.
+type Input struct {
+	Now     time.Time
+	Call    bridge.CallInfo
+	Browser *BrowserReport // nil when the client sends none
+}
+
+func flowing(last time.Time, now time.Time) bool {
+	return !last.IsZero() && now.Sub(last) <= StallAfter
+}
+
+func level(s *media.StreamSnapshot) *float64 {
+	if s == nil || s.Packets == 0 {
+		return nil
+	}
+	v := s.LevelDBov
+	return &v
+}
+
+// Diagnose evaluates the rule table.
+func Diagnose(in Input) Report {
+	c := in.Call
+	m := c.Media
+	r := Report{CallID: c.CallID, State: c.State}
+	mediaStarted := c.AnsweredAt != nil || c.State == bridge.StateEarlyMedia
+	var since time.Duration
+	if c.AnsweredAt != nil {
+		since = in.Now.Sub(*c.AnsweredAt)
+	} else if mediaStarted {
+		since = in.Now.Sub(c.StartedAt)
+	}
+	expect := mediaStarted && since >= Grace && c.State != bridge.StateEnded
+	hold := m.Direction == "sendonly" || m.Direction == "inactive"
+
+	var up, down media.StreamSnapshot
+	if m.Uplink != nil {
+		up = *m.Uplink
+	}
+	if m.Downlink != nil {
+		down = *m.Downlink
+	}
+	var lastSent time.Time
+	if m.SentToTrunk > 0 {
+		lastSent = up.LastPacketAt // the uplink sends as it receives
+	}
+	dirs := []Direction{
+		{Name: BrowserToBridge, Leg: "webrtc", Packets: up.Packets, LastAt: up.LastPacketAt, LevelDBov: level(m.Uplink), Silent: m.Uplink != nil && up.Silent},
+		{Name: BridgeToTrunk, Leg: "sip", Packets: m.SentToTrunk, LastAt: lastSent},
+		{Name: TrunkToBridge, Leg: "sip", Packets: down.Packets, LastAt: down.LastPacketAt, LevelDBov: level(m.Downlink), Silent: m.Downlink != nil && down.Silent},
+		{Name: BridgeToBrowser, Leg: "webrtc", Packets: m.Browser.ToBrowser, LastAt: m.Browser.LastToBrowserAt},
+	}
+	for i := range dirs {
+		d := &dirs[i]
+		d.Flowing = flowing(d.LastAt, in.Now)
+		switch {
+		case !expect || (hold && (d.Name == TrunkToBridge || d.Name == BridgeToBrowser)):
+			d.Status = "idle"
+			if d.Flowing {
+				d.Status = "ok"
+			}
+		case d.Packets == 0:
+			d.Status = "no packets"
+		case !d.Flowing:
+			d.Status = "stalled"
+		case d.Silent:
+			d.Status = "silent"
+		default:
+			d.Status = "ok"
+		}
+	}
+	r.Directions = dirs
+	add := func(f Finding) { r.Findings = append(r.Findings, f) }
+
+	if hold {
+		add(Finding{ID: "S10", Severity: Info, Direction: TrunkToBridge,
+			Message: fmt.Sprintf("The far end put the call on hold (a=%s): one-way or no audio is expected.", m.Direction),
+			Fix:     "Nothing to fix; audio resumes when the far end takes the call off hold."})
+	}
+	if m.PrivateSDP {
+		add(Finding{ID: "S2", Severity: Info, Direction: TrunkToBridge,
+			Message: fmt.Sprintf("The trunk's SDP gives a private or loopback address (%s); the bridge sends to wherever the trunk's RTP really comes from (symmetric RTP).", m.SDPAddr),
+			Fix:     "Usually harmless. If no RTP ever arrives, the carrier or its SBC is behind NAT without fixing its SDP: ask the carrier to enable NAT traversal."})
+	}
+	if m.ForeignRTP > 0 {
+		add(Finding{ID: "S3", Severity: Warning, Direction: TrunkToBridge,
+			Message: fmt.Sprintf("%d RTP packets came from an address other than the one the bridge latched to and were dropped.", m.ForeignRTP),
+			Fix:     "The carrier moved its media mid-call without a re-INVITE, or someone else is sending to the bridge's port. Check the carrier's media address in a capture."})
+	}
+	if m.OtherPT > 0 {
+		add(Finding{ID: "S6", Severity: Warning, Direction: TrunkToBridge,
+			Message: fmt.Sprintf("%d packets from the trunk carried a payload type that was not negotiated.", m.OtherPT),
+			Fix:     "The carrier ignores the SDP answer (e.g. sends PCMA when PCMU was agreed). Align sip.codecs with what the carrier sends."})
+	}
+	if expect {
+		diagnoseFlow(in, dirs, hold, add)
+	}
+	lossPct := func(s media.StreamSnapshot) float64 {
+		if s.Packets == 0 || s.Lost <= 0 {
+			return 0
+		}
+		return 100 * float64(s.Lost) / float64(s.Packets+uint64(s.Lost))
+	}
+	for _, x := range []struct {
+		dir string
+		s   media.StreamSnapshot
+	}{{BrowserToBridge, up}, {TrunkToBridge, down}} {
+		if l := lossPct(x.s); l > HighLossPct {
+			add(Finding{ID: "Q3", Severity: Warning, Direction: x.dir, Message: fmt.Sprintf("%.1f %% of packets lost.", l),
+				Fix: lossFix(x.dir)})
+		}
+		if x.s.JitterMs > HighJitterMs {
+			add(Finding{ID: "Q2", Severity: Warning, Direction: x.dir, Message: fmt.Sprintf("Jitter is %.0f ms.", x.s.JitterMs),
+				Fix: lossFix(x.dir)})
+		}
+	}
+	if c.AnsweredAt != nil {
+		r.MOS = c.Quality().MOS
+		if r.MOS > 0 && r.MOS < LowMOS {
+			add(Finding{ID: "Q4", Severity: Warning, Message: fmt.Sprintf("Estimated MOS %.2f (E-model, G.711 with PLC).", r.MOS),
+				Fix: "See the loss and jitter findings for the direction at fault."})
+		}
+	}
+	r.Verdict = verdict(r, expect)
+	return r
+}
+
+func lossFix(dir string) string {
+	if dir == BrowserToBridge {
+		return "The agent's network: Wi-Fi, VPN or an overloaded uplink. A wired connection or a TURN server closer to the agent helps."
+	}
+	return "The carrier's network path to the bridge. Compare with the carrier's RTCP reports; open a ticket with a capture."
+}
+
+func diagnoseFlow(in Input, d []Direction, hold bool, add func(Finding)) {
+	b := in.Browser
+	fresh := b != nil && in.Now.Sub(b.Received) < 15*time.Second
+	// ① browser → bridge
+	switch d[0].Status {
+	case "no packets", "stalled":
+		f := Finding{ID: "W5", Severity: Critical, Direction: BrowserToBridge,
+			Message: "The agent's audio is not reaching the bridge.",
+			Fix:     "Check the widget's connection status; the browser may block the microphone, or UDP to the bridge is blocked (configure webrtc.ice_servers with a TURN server, webrtc.nat_1to1_ips on a cloud host)."}
+		if in.Call.Media.Browser.ICEState != "" && in.Call.Media.Browser.ICEState != "connected" {
+			f.Message += " The peer connection is " + in.Call.Media.Browser.ICEState + "."
+		}
+		if fresh && b.Outbound.PacketsSent > 0 {
+			f.Message += fmt.Sprintf(" The browser reports %.0f packets sent: they are lost on the way.", b.Outbound.PacketsSent)
+			f.Fix = "A firewall or NAT between the agent and the bridge drops UDP: use TURN over TCP/TLS (webrtc.ice_servers), or open webrtc.udp_port."
+		}
+		add(f)
+	case "silent":
+		f := Finding{ID: "W6", Severity: Warning, Direction: BrowserToBridge,
+			Message: "Packets arrive from the browser but carry silence.",
+			Fix:     "The agent is muted (in the widget, the OS or the headset), or the wrong microphone is selected in the widget's device picker."}
+		add(f)
+	}
+	// ② bridge → trunk
+	if d[0].Status == "ok" && d[1].Status != "ok" && d[1].Status != "silent" {
+		add(Finding{ID: "S4", Severity: Critical, Direction: BridgeToTrunk,
+			Message: "The bridge receives the agent's audio but sends nothing to the trunk.",
+			Fix:     "A bridge fault (pipeline or RTP socket): collect the bridge's log for this call id and report it."})
+	}
+	// ③ trunk → bridge
+	if !hold {
+		switch d[2].Status {
+		case "no packets":
+			f := Finding{ID: "S1", Severity: Critical, Direction: TrunkToBridge,
+				Message: "No RTP has arrived from the trunk.",
+				Fix:     "The carrier sends to a wrong address: if the bridge is behind NAT, set sip.external_ip so its SDP and Contact carry the public address; open sip.rtp_ports in the firewall."}
+			add(f)
+		case "stalled":
+			add(Finding{ID: "S1", Severity: Critical, Direction: TrunkToBridge,
+				Message: "RTP from the trunk stopped.",
+				Fix:     "The carrier stopped sending (far end hung up silently, carrier media failover). The call ends after sip.media_timeout."})
+		case "silent":
+			add(Finding{ID: "S9", Severity: Warning, Direction: TrunkToBridge,
+				Message: "The trunk sends packets, but they carry silence.",
+				Fix:     "The far end is silent or muted, or the carrier has one-way audio on its side."})
+		}
+	}
+	// ④ bridge → browser
+	if !hold && d[2].Status == "ok" && d[3].Status != "ok" {
+		add(Finding{ID: "W7", Severity: Critical, Direction: BridgeToBrowser,
+			Message: "The trunk's audio reaches the bridge but is not sent on to the browser.",
+			Fix:     "The browser's peer connection is down (see the widget's status) or a bridge fault: collect the bridge's log for this call id."})
+	}
+	if !hold && fresh && d[3].Status == "ok" && b.Inbound.PacketsReceived == 0 {
+		add(Finding{ID: "W7", Severity: Critical, Direction: BridgeToBrowser,
+			Message: "The bridge sends audio to the browser, but the browser reports receiving none.",
+			Fix:     "UDP from the bridge to the agent is blocked: use TURN (webrtc.ice_servers)."})
+	}
+	if !hold && fresh && d[3].Status == "ok" && b.Inbound.PacketsReceived > 0 && b.Inbound.AudioLevel == 0 && b.Inbound.TotalAudioEnergy == 0 {
+		add(Finding{ID: "W8", Severity: Warning, Direction: BridgeToBrowser,
+			Message: "The browser receives audio but plays nothing.",
+			Fix:     "The speaker output: check the widget's output device choice and the OS volume; a tab that never had a user gesture may be blocked from playing."})
+	}
+}
+
+func verdict(r Report, expect bool) string {
+	if r.State == bridge.StateEnded {
+		return "The call has ended."
+	}
+	if !expect {
+		return "Media is not expected yet."
+	}
+	agentHeard := r.Directions[0].Status == "ok" && r.Directions[1].Status == "ok"
+	farHeard := r.Directions[2].Status == "ok" && r.Directions[3].Status == "ok"
+	for _, f := range r.Findings {
+		if f.ID == "S10" {
+			return "The call is on hold."
+		}
+	}
+	switch {
+	case agentHeard && farHeard:
+		return "Audio flows both ways."
+	case agentHeard:
+		return "One-way audio: the far end hears the agent, the agent does not hear the far end."
+	case farHeard:
+		return "One-way audio: the agent hears the far end, the far end does not hear the agent."
+	default:
+		return "No audio in either direction."
+	}
+}

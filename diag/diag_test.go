@@ -1,0 +1,112 @@
+package diag
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/media"
+)
+
+var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// answered builds a call answered 10 s ago with every direction flowing.
+func answered() bridge.CallInfo {
+	at := now.Add(-10 * time.Second)
+	recent := now.Add(-20 * time.Millisecond)
+	return bridge.CallInfo{
+		CallID: "c1", State: bridge.StateAnswered, StartedAt: now.Add(-15 * time.Second), AnsweredAt: &at,
+		Media: bridge.MediaInfo{
+			Direction:   "sendrecv",
+			Uplink:      &media.StreamSnapshot{Packets: 500, LastPacketAt: recent, LevelDBov: -20},
+			Downlink:    &media.StreamSnapshot{Packets: 500, LastPacketAt: recent, LevelDBov: -25},
+			SentToTrunk: 500,
+			Browser:     bridge.LegCounters{ToBrowser: 500, LastToBrowserAt: recent, ICEState: "connected"},
+		},
+	}
+}
+
+func ids(r Report) []string {
+	var out []string
+	for _, f := range r.Findings {
+		out = append(out, f.ID)
+	}
+	return out
+}
+
+func TestDiagnose(t *testing.T) {
+	cases := []struct {
+		name    string
+		mutate  func(c *bridge.CallInfo, b **BrowserReport)
+		ids     []string
+		verdict string
+		status  [4]string
+	}{
+		{"healthy", func(*bridge.CallInfo, **BrowserReport) {}, nil, "Audio flows both ways.", [4]string{"ok", "ok", "ok", "ok"}},
+		{"no rtp from trunk", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.Downlink = &media.StreamSnapshot{}
+			c.Media.Browser.ToBrowser, c.Media.Browser.LastToBrowserAt = 0, time.Time{}
+		}, []string{"S1"}, "One-way audio: the far end hears the agent, the agent does not hear the far end.", [4]string{"ok", "ok", "no packets", "no packets"}},
+		{"agent audio lost", func(c *bridge.CallInfo, b **BrowserReport) {
+			c.Media.Uplink = &media.StreamSnapshot{}
+			c.Media.SentToTrunk = 0
+			*b = &BrowserReport{Received: now.Add(-time.Second)}
+			(*b).Outbound.PacketsSent = 480
+			(*b).Inbound.PacketsReceived = 500
+			(*b).Inbound.AudioLevel = 0.3
+		}, []string{"W5"}, "One-way audio: the agent hears the far end, the far end does not hear the agent.", [4]string{"no packets", "no packets", "ok", "ok"}},
+		{"agent muted", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.Uplink.LevelDBov, c.Media.Uplink.Silent = -90, true
+		}, []string{"W6"}, "One-way audio: the agent hears the far end, the far end does not hear the agent.", [4]string{"silent", "ok", "ok", "ok"}},
+		{"pipeline fault", func(c *bridge.CallInfo, _ **BrowserReport) { c.Media.SentToTrunk = 0 }, []string{"S4"}, "One-way audio: the agent hears the far end, the far end does not hear the agent.", [4]string{"ok", "no packets", "ok", "ok"}},
+		{"not forwarded to browser", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.Browser.LastToBrowserAt = now.Add(-5 * time.Second)
+		}, []string{"W7"}, "One-way audio: the far end hears the agent, the agent does not hear the far end.", [4]string{"ok", "ok", "ok", "stalled"}},
+		{"browser receives nothing", func(c *bridge.CallInfo, b **BrowserReport) {
+			*b = &BrowserReport{Received: now.Add(-time.Second)}
+			(*b).Outbound.PacketsSent = 500
+		}, []string{"W7"}, "Audio flows both ways.", [4]string{"ok", "ok", "ok", "ok"}},
+		{"on hold", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.Direction = "sendonly"
+			c.Media.Downlink.LastPacketAt = now.Add(-8 * time.Second)
+		}, []string{"S10"}, "The call is on hold.", [4]string{"ok", "ok", "idle", "ok"}},
+		{"private sdp and hijack attempts", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.PrivateSDP, c.Media.SDPAddr, c.Media.ForeignRTP = true, "10.0.0.5:4000", 12
+		}, []string{"S2", "S3"}, "Audio flows both ways.", [4]string{"ok", "ok", "ok", "ok"}},
+		{"lossy trunk", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.Downlink.Lost, c.Media.Downlink.JitterMs = 50, 45
+		}, []string{"Q3", "Q2", "Q4"}, "Audio flows both ways.", [4]string{"ok", "ok", "ok", "ok"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := answered()
+			var b *BrowserReport
+			tc.mutate(&c, &b)
+			r := Diagnose(Input{Now: now, Call: c, Browser: b})
+			assert.Equal(t, tc.ids, ids(r))
+			assert.Equal(t, tc.verdict, r.Verdict)
+			var st [4]string
+			for i, d := range r.Directions {
+				st[i] = d.Status
+			}
+			assert.Equal(t, tc.status, st)
+			for _, f := range r.Findings {
+				assert.NotEmpty(t, f.Fix, f.ID)
+			}
+		})
+	}
+}
+
+func TestDiagnoseBeforeMedia(t *testing.T) {
+	c := bridge.CallInfo{CallID: "c", State: bridge.StateRinging, StartedAt: now.Add(-5 * time.Second)}
+	r := Diagnose(Input{Now: now, Call: c})
+	assert.Empty(t, r.Findings)
+	assert.Equal(t, "Media is not expected yet.", r.Verdict)
+	// Just answered: within the grace period nothing is reported missing.
+	at := now.Add(-time.Second)
+	c.State, c.AnsweredAt = bridge.StateAnswered, &at
+	r = Diagnose(Input{Now: now, Call: c})
+	assert.Empty(t, r.Findings)
+}
