@@ -498,7 +498,14 @@ export class CallbridgeSoftphone extends HTMLElement {
   // ---- connection -------------------------------------------------------
 
   async _open() {
-    if (this._stopped) return;
+    if (this._stopped || this._opening) return;
+    // One socket at a time: a reconnect timer and an `online` event may race.
+    if (this._ws && this._ws.readyState <= WebSocket.OPEN) return;
+    this._opening = true;
+    try { await this._openSocket(); } finally { this._opening = false; }
+  }
+
+  async _openSocket() {
     clearTimeout(this._reconnectTimer);
     if (navigator.onLine === false) { this._networkDown(); return; }
     this._setStatus(this.sessionId ? 'reconnecting' : 'connecting');
