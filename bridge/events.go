@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"time"
 
 	"github.com/callbridge/callbridge/webhook"
@@ -17,13 +16,10 @@ const (
 	eventCompleted = webhook.TypeCompleted
 )
 
-// publish hands a call event to the webhook publisher. call.completed is
-// always published; the others when webhook.events lists them.
+// publish hands every call event to the webhook publisher, which keeps
+// the call record and posts the types webhook.events lists.
 func (b *Bridge) publish(c *Call, typ string) {
 	if b.events == nil {
-		return
-	}
-	if typ != eventCompleted && !slices.Contains(b.cfg.Webhook.Events, typ) {
 		return
 	}
 	ev := webhook.NewEvent(typ, c.record(typ))

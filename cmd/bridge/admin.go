@@ -13,7 +13,7 @@ import (
 )
 
 // mountAdmin adds the operator endpoints behind auth.admin_token.
-func mountAdmin(mux *http.ServeMux, cfg *config.Config, b *bridge.Bridge, sig *signaling.Server) {
+func mountAdmin(mux *http.ServeMux, cfg *config.Config, b *bridge.Bridge, sig *signaling.Server, records http.Handler) {
 	guard := func(h http.HandlerFunc) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !adminAllowed(cfg.Auth.AdminToken, r) {
@@ -32,6 +32,12 @@ func mountAdmin(mux *http.ServeMux, cfg *config.Config, b *bridge.Bridge, sig *s
 		}
 		writeJSON(w, map[string]any{"calls": out})
 	}))
+	// Call records and webhook deliveries (WEBHOOKS.md, "Operator API").
+	for _, route := range []string{"GET /v1/admin/records", "GET /v1/admin/records/{id}", "GET /v1/admin/events",
+		"GET /v1/admin/events/{id}", "POST /v1/admin/events/{id}/redeliver", "POST /v1/admin/events/redeliver-dead",
+		"GET /v1/admin/endpoints"} {
+		mux.Handle(route, guard(records.ServeHTTP))
+	}
 	stats := diag.Handler(diagSource{b, sig}, cfg.Auth.AdminToken)
 	mux.Handle("GET "+diag.PagePath, stats)
 	mux.Handle("GET "+diag.APIPath, stats)

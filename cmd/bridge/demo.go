@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -39,6 +40,13 @@ func runDemo(stdout io.Writer) error {
 		return err
 	}
 	cfg.Auth.TokenSecret = randomHex(32)
+	// The demo keeps its call records in a scratch database of its own.
+	dbDir, err := os.MkdirTemp("", "callbridge-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dbDir)
+	cfg.Store.DSN = "sqlite://" + filepath.Join(dbDir, "demo.db")
 	cfg.Auth.AdminToken = randomHex(16)
 	log := newLogger(cfg.Log, os.Stderr)
 

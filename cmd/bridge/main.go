@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +32,7 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/signaling"
+	"github.com/callbridge/callbridge/store/sqlite"
 	"github.com/callbridge/callbridge/web"
 	"github.com/callbridge/callbridge/webhook"
 )
@@ -141,29 +143,48 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	var events webhook.Publisher
-	if cfg.Webhook.URL != "" || hasSeatWebhook(cfg) {
-		seatURLs := map[string]string{}
-		for _, s := range cfg.Seats {
-			if s.WebhookURL != "" {
-				seatURLs[s.ID] = s.WebhookURL
-			}
-		}
-		sender := webhook.NewSender(webhook.SenderConfig{
-			URL:          cfg.Webhook.URL,
-			SeatURLs:     seatURLs,
-			Secret:       cfg.Webhook.Secret,
-			Timeout:      cfg.Webhook.Timeout,
-			AllowPrivate: cfg.Webhook.AllowPrivate,
-			Events:       cfg.Webhook.Events,
-		}, log.With("component", "webhook"))
-		defer func() {
-			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = sender.Close(dctx)
-		}()
-		events = sender
+	// Call records and the webhook outbox: committed to the store before
+	// anything else happens to them, delivered from there (WEBHOOKS.md).
+	dbPath, err := config.SQLitePath(cfg.Store.DSN)
+	if err != nil {
+		return fmt.Errorf("store.dsn: %w", err)
 	}
+	if dir := filepath.Dir(dbPath); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("store.dsn: %w", err)
+		}
+	}
+	st, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", dbPath, err)
+	}
+	defer st.Close()
+	seatURLs := map[string]string{}
+	for _, s := range cfg.Seats {
+		if s.WebhookURL != "" {
+			seatURLs[s.ID] = s.WebhookURL
+		}
+	}
+	outbox, err := webhook.NewOutbox(ctx, st, webhook.SenderConfig{
+		URL:          cfg.Webhook.URL,
+		SeatURLs:     seatURLs,
+		Secret:       cfg.Webhook.Secret,
+		Timeout:      cfg.Webhook.Timeout,
+		AllowPrivate: cfg.Webhook.AllowPrivate,
+		Events:       cfg.Webhook.Events,
+		Template:     cfg.Webhook.Template,
+		ContentType:  cfg.Webhook.ContentType,
+		Headers:      cfg.Webhook.Headers,
+	}, log.With("component", "webhook"))
+	if err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = outbox.Close(dctx)
+	}()
+	var events webhook.Publisher = outbox
 
 	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)))
 	if err != nil {
@@ -233,7 +254,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mountAdmin(httpMux, cfg, b, sig)
+	mountAdmin(httpMux, cfg, b, sig, webhook.AdminHandler(outbox, log.With("component", "admin")))
 	if ex != nil && ex.routes != nil {
 		ex.routes(httpMux)
 	}
@@ -282,11 +303,3 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	return nil
 }
 
-func hasSeatWebhook(cfg *config.Config) bool {
-	for _, s := range cfg.Seats {
-		if s.WebhookURL != "" {
-			return true
-		}
-	}
-	return false
-}
