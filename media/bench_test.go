@@ -40,12 +40,11 @@ func BenchmarkPionDecode(b *testing.B) {
 			dec, err := opus.NewDecoderWithOutput(rate, 1)
 			require.NoError(b, err)
 			pcm := make([]int16, 1920)
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
+			media.LoopCPU(b, func(i int) {
 				if _, err := dec.DecodeToInt16(pkts[i%len(pkts)], pcm); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
 	}
 }
@@ -59,14 +58,13 @@ func BenchmarkUplink(b *testing.B) {
 			up, err := media.NewUplink(media.UplinkConfig{Codec: media.CodecPCMU}, discard{})
 			require.NoError(b, err)
 			h := rtp.Header{Version: 2, PayloadType: 111, SSRC: 1}
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
+			media.LoopCPU(b, func(i int) {
 				h.SequenceNumber++
 				h.Timestamp += 960
 				if err := up.HandleRTP(&h, pkts[i%len(pkts)]); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
 	}
 }
@@ -85,14 +83,13 @@ func BenchmarkDownlink(b *testing.B) {
 			require.NoError(b, err)
 			payload := append([]byte(nil), mediatest.NewToneSource(tc.in, 1000, 0.5).Next()...)
 			h := rtp.Header{Version: 2, PayloadType: tc.in.PayloadType, SSRC: 1}
-			b.ReportAllocs()
-			for b.Loop() {
+			media.LoopCPU(b, func(int) {
 				h.SequenceNumber++
 				h.Timestamp += 160
 				if err := d.HandleRTP(&h, payload); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
 		})
 	}
 }

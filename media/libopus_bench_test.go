@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/callbridge/callbridge/media"
 	"github.com/callbridge/callbridge/media/internal/libopusref"
 	"github.com/callbridge/callbridge/media/mediatest"
 )
@@ -32,12 +33,11 @@ func BenchmarkLibopusDecode(b *testing.B) {
 				require.NoError(b, err)
 				defer dec.Close()
 				pcm := make([]int16, 1920)
-				b.ReportAllocs()
-				for i := 0; b.Loop(); i++ {
+				media.LoopCPU(b, func(i int) {
 					if _, err := dec.Decode(pkts[i%len(pkts)], pcm); err != nil {
 						b.Fatal(err)
 					}
-				}
+				})
 			})
 		}
 	}
