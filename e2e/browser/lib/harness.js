@@ -1,5 +1,6 @@
 // Shared set-up for the browser tests: Debian's headless Chromium driven by
 // playwright-core with a fake microphone fed from a WAV tone.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,14 +27,28 @@ export function writeToneWav(hz, { seconds = 30, rate = 48000, amplitude = 0.5 }
   return file;
 }
 
+/**
+ * Reports whether this process runs in a named network namespace (made with
+ * `ip netns add`): run-sealed.sh's, or one a Go e2e harness made.
+ */
+export function inOwnNetns() {
+  if (process.env.CALLBRIDGE_NETNS === 'inside') return true;
+  try {
+    // Prints the name of the named namespace this process is in; empty on the host.
+    return execFileSync('ip', ['netns', 'identify', String(process.pid)], { encoding: 'utf8' }).trim() !== '';
+  } catch {
+    return false;
+  }
+}
+
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 /** Launches headless Chromium with a fake microphone playing wavPath in a loop. */
 export async function launchBrowser(wavPath) {
   // Chromium's ICE host candidates use the machine's non-loopback addresses;
   // run-sealed.sh keeps all of that inside a namespace made for the run.
-  if (process.env.CALLBRIDGE_NETNS !== 'inside' && process.env.CALLBRIDGE_ALLOW_HOST_NETWORK !== '1') {
-    throw new Error('run the browser tests with `npm test` (run-sealed.sh), which sandboxes their network');
+  if (!inOwnNetns() && process.env.CALLBRIDGE_ALLOW_HOST_NETWORK !== '1') {
+    throw new Error('run the browser tests with `npm test` (run-sealed.sh), or inside a network namespace made for them');
   }
   return chromium.launch({
     executablePath: CHROMIUM,
