@@ -19,6 +19,11 @@ type UplinkConfig struct {
 	ReorderWindow int
 	// Now is the clock for jitter statistics; default time.Now.
 	Now func() time.Time
+	// OpusPayloadType, when not 0, is the browser's negotiated Opus payload
+	// type; packets of other types (telephone-event from RTCDTMFSender,
+	// comfort noise) are rejected with ErrUnexpectedPayloadType instead of
+	// being decoded as Opus. 0 accepts every payload type.
+	OpusPayloadType uint8
 }
 
 // Uplink takes the browser's Opus RTP (RFC 7587) and sends G.711 RTP toward
@@ -35,8 +40,9 @@ type Uplink struct {
 	dtmf  dtmfSender
 	reord *reorder
 
-	stats *rtpStats // own lock
-	level levelMeter
+	stats  *rtpStats // own lock
+	level  levelMeter
+	opusPT uint8
 }
 
 // NewUplink builds the uplink pipeline writing to out.
@@ -45,7 +51,7 @@ func NewUplink(cfg UplinkConfig, out RTPHandler) (*Uplink, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &Uplink{level: levelMeter{rate: 8000}}
+	u := &Uplink{level: levelMeter{rate: 8000}, opusPT: cfg.OpusPayloadType}
 	u.pkt, err = newPacketizer(kind, cfg.Codec.PayloadType, cfg.SSRC, cfg.Ptime, out)
 	if err != nil {
 		return nil, err
@@ -73,6 +79,10 @@ func (u *Uplink) HandleRTP(h *rtp.Header, payload []byte) error {
 	if err := checkPacket(h, payload); err != nil {
 		u.stats.countMalformed()
 		return err
+	}
+	if u.opusPT != 0 && h.PayloadType != u.opusPT {
+		u.stats.countMalformed()
+		return fmt.Errorf("%w: %d (opus is %d)", ErrUnexpectedPayloadType, h.PayloadType, u.opusPT)
 	}
 	u.mu.Lock()
 	err := u.head.HandleRTP(h, payload)

@@ -55,3 +55,17 @@ func TestUplinkTone(t *testing.T) {
 		}
 	}
 }
+
+func TestUplinkPayloadTypeFilter(t *testing.T) {
+	rec := &mediatest.RTPRecorder{}
+	up, err := media.NewUplink(media.UplinkConfig{Codec: media.CodecPCMU, OpusPayloadType: 111}, rec)
+	require.NoError(t, err)
+	pkts := mediatest.OpusPackets(t, mediatest.FixtureSilkNB)
+	require.NoError(t, up.HandleRTP(opusHeader(0), pkts[0]))
+	h := opusHeader(1)
+	h.PayloadType = 126 // telephone-event from RTCDTMFSender
+	require.ErrorIs(t, up.HandleRTP(h, []byte{1, 0x8a, 0, 160}), media.ErrUnexpectedPayloadType)
+	require.NoError(t, up.HandleRTP(opusHeader(1), pkts[1]))
+	assert.Len(t, rec.Packets(), 2)
+	assert.Equal(t, uint64(1), up.Stats().Malformed)
+}
