@@ -83,7 +83,7 @@ func runDemo(stdout io.Writer) error {
 		SIPPassword: demoSIPPass,
 		CallerIDs:   []string{demoCallerID},
 		Country:     "US",
-		MaxCalls:    2,
+		MaxCalls:    100, // the load generator places many calls at once
 	}}
 	key := make([]byte, 24)
 	_, _ = rand.Read(key)
