@@ -56,6 +56,7 @@ type Call struct {
 	timer           sessionTimer  // negotiated session timer; guarded by mu
 	refreshed       chan struct{} // the trunk refreshed the session (RFC 4028)
 	pendingReinvite bool          // an offerless re-INVITE awaits its ACK's answer; guarded by mu
+	held            bool          // the agent put the far end on hold; guarded by mu
 	onDTMF          func(callID string, digit rune)
 
 	sipCallID string // set before the INVITE is sent, read-only after
@@ -336,7 +337,7 @@ func (c *Call) setupMedia(rm remoteMedia) error {
 	var up media.RTPHandler
 	var upStats func() media.StreamSnapshot
 	if in := c.leg.UplinkCodec(); in.Name == "opus" {
-		u, err := media.NewUplink(media.UplinkConfig{Codec: rm.Codec, SSRC: rand.Uint32()}, c.rtp)
+		u, err := media.NewUplink(media.UplinkConfig{Codec: rm.Codec, SSRC: rand.Uint32(), OpusPayloadType: in.PayloadType}, c.rtp)
 		if err != nil {
 			return err
 		}
@@ -499,7 +500,7 @@ func (c *Call) talk(dialog *sipgo.DialogClientSession) {
 func (c *Call) onHold() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.remote.Direction == "sendonly" || c.remote.Direction == "inactive"
+	return c.held || c.remote.Direction == "sendonly" || c.remote.Direction == "inactive"
 }
 
 // bye sends BYE (RFC 3261 §15.1.1) and waits briefly for its 200.

@@ -3,6 +3,7 @@ package bridge
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -281,32 +282,22 @@ func (c *Call) refresh(dialog *sipgo.DialogClientSession, st sessionTimer) error
 	if useUpdate {
 		method = sip.UPDATE
 	}
-	target := dialog.InviteRequest.Recipient
-	if res := dialog.InviteResponse; res != nil && res.Contact() != nil {
-		target = res.Contact().Address
+	hdrs := []sip.Header{
+		sip.NewHeader("Supported", "timer"),
+		sip.NewHeader("Session-Expires", strconv.Itoa(int(st.interval/time.Second))+";refresher=uac"),
 	}
-	req := sip.NewRequest(method, *target.Clone())
-	req.AppendHeader(sip.NewHeader("Supported", "timer"))
-	req.AppendHeader(sip.NewHeader("Session-Expires", strconv.Itoa(int(st.interval/time.Second))+";refresher=uac"))
+	var res *sip.Response
+	var err error
 	if method == sip.INVITE {
 		c.mu.Lock()
 		body := c.localSDP
 		c.mu.Unlock()
-		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-		req.SetBody(body)
+		res, err = c.sendReinvite(dialog, body, hdrs...)
+	} else {
+		res, err = c.sendInDialog(dialog, sip.UPDATE, nil, hdrs...)
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, 32*time.Second)
-	defer cancel()
-	res, err := dialog.Do(ctx, req)
 	if err != nil {
 		return err
-	}
-	if method == sip.INVITE && res.IsSuccess() {
-		ack := sip.NewRequest(sip.ACK, *target.Clone())
-		ack.AppendHeader(&sip.CSeqHeader{SeqNo: res.CSeq().SeqNo, MethodName: sip.ACK})
-		if err := dialog.WriteRequest(ack); err != nil {
-			c.log.Warn("ACK of refresh failed", "error", err)
-		}
 	}
 	switch {
 	case res.IsSuccess():
@@ -327,4 +318,90 @@ func (c *Call) refresh(dialog *sipgo.DialogClientSession, st sessionTimer) error
 		c.log.Info("session refresh answered", "code", res.StatusCode)
 		return nil
 	}
+}
+
+// remoteTarget is where in-dialog requests go: the trunk's Contact
+// (RFC 3261 §12.2.1.1); sipgo adds the route set.
+func remoteTarget(dialog *sipgo.DialogClientSession) sip.Uri {
+	target := dialog.InviteRequest.Recipient
+	if res := dialog.InviteResponse; res != nil && res.Contact() != nil {
+		target = res.Contact().Address
+	}
+	return *target.Clone()
+}
+
+// sendInDialog sends a request within the dialog and waits for its final
+// response.
+func (c *Call) sendInDialog(dialog *sipgo.DialogClientSession, method sip.RequestMethod, body []byte, hdrs ...sip.Header) (*sip.Response, error) {
+	req := sip.NewRequest(method, remoteTarget(dialog))
+	for _, h := range hdrs {
+		req.AppendHeader(h)
+	}
+	if body != nil {
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody(body)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 32*time.Second)
+	defer cancel()
+	return dialog.Do(ctx, req)
+}
+
+// sendReinvite sends a re-INVITE with our SDP and ACKs its 2xx
+// (RFC 3261 §14.1).
+func (c *Call) sendReinvite(dialog *sipgo.DialogClientSession, sdp []byte, hdrs ...sip.Header) (*sip.Response, error) {
+	res, err := c.sendInDialog(dialog, sip.INVITE, sdp, hdrs...)
+	if err != nil {
+		return nil, err
+	}
+	if res.IsSuccess() {
+		ack := sip.NewRequest(sip.ACK, remoteTarget(dialog))
+		ack.AppendHeader(&sip.CSeqHeader{SeqNo: res.CSeq().SeqNo, MethodName: sip.ACK})
+		if err := dialog.WriteRequest(ack); err != nil {
+			c.log.Warn("ACK of re-INVITE failed", "error", err)
+		}
+	}
+	return res, nil
+}
+
+// Hold puts the far end on hold (true) or takes it off (false) with a
+// re-INVITE whose SDP is sendonly or sendrecv (RFC 3264 §8.4). While held,
+// neither side's audio is forwarded and the media timeout is suspended.
+func (c *Call) Hold(on bool) error {
+	c.mu.Lock()
+	dialog, state, codec := c.dialog, c.state, c.remote.Codec
+	c.mu.Unlock()
+	if dialog == nil || state != StateAnswered {
+		return fmt.Errorf("%w: only an answered call can be held", errBadRequest)
+	}
+	dir := "sendrecv"
+	if on {
+		dir = "sendonly"
+	}
+	local := c.rtp.localAddr()
+	// Our offer: the direction we want; the answerer mirrors it.
+	offerDir := map[string]string{"sendonly": "recvonly", "sendrecv": "sendrecv"}[dir]
+	body := sdpAnswerFor(c.sdpVersion(), netipAddrPort(c.b.sdpIP, local.Port()), codec, offerDir, c.dtmfPT())
+	res, err := c.sendReinvite(dialog, body)
+	if err != nil {
+		return fmt.Errorf("hold: %w", err)
+	}
+	if !res.IsSuccess() {
+		return fmt.Errorf("%w: the trunk answered the hold re-INVITE with %d %s", errBadRequest, res.StatusCode, res.Reason)
+	}
+	c.mu.Lock()
+	c.localSDP = body
+	c.held = on
+	up, down := c.uplink, c.downlink
+	c.mu.Unlock()
+	if on {
+		c.leg.AttachUplink(nil)
+		c.rtp.setHandler(nil)
+	} else {
+		c.leg.AttachUplink(up)
+		if down != nil {
+			c.rtp.setHandler(down)
+		}
+	}
+	c.log.Info("hold", "on", on)
+	return nil
 }

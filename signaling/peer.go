@@ -134,6 +134,11 @@ func (p *Peer) HandleOffer(offerSDP string) (string, error) {
 		p.track = track
 		p.downCodec = down
 		p.upCodec = media.Codec{Name: "opus", ClockRate: 48000, PayloadType: ptOpus}
+		for _, c := range preferencesFor(&parsed) {
+			if c.MimeType == webrtc.MimeTypeOpus {
+				p.upCodec.PayloadType = uint8(c.PayloadType)
+			}
+		}
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offerSDP}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)

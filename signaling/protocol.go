@@ -30,6 +30,8 @@ const (
 	TypeError     = "error"
 	TypeStats     = "stats"
 	TypeResumed   = "resumed"
+	TypeHold      = "hold"
+	TypeHeld      = "held"
 )
 
 // Close codes (signaling.md, "Transport").
@@ -57,6 +59,7 @@ type Inbound struct {
 	Digits     string          `json:"digits,omitempty"`
 	DurationMS int             `json:"duration_ms,omitempty"`
 	SessionID  string          `json:"session_id,omitempty"`
+	Hold       *bool           `json:"hold,omitempty"`
 }
 
 // ClientInfo names the client in hello.
@@ -130,7 +133,7 @@ var digitsRe = regexp.MustCompile(`^[0-9*#A-D]{1,32}$`)
 // knownTypes are the client message types of v1 plus extensions.
 var knownTypes = map[string]bool{
 	TypeHello: true, TypeOffer: true, TypeCandidate: true, TypeCall: true, TypeHangup: true,
-	TypeDTMF: true, TypeResume: true, TypePing: true, TypeStats: true,
+	TypeDTMF: true, TypeResume: true, TypePing: true, TypeStats: true, TypeHold: true,
 }
 
 // Parse decodes and validates one client frame. Every refusal is a
@@ -177,6 +180,13 @@ func Parse(data []byte) (Inbound, error) {
 			msg.Metadata = meta
 		} else {
 			msg.Metadata = nil
+		}
+	case TypeHold:
+		if msg.Hold == nil {
+			return msg, badRequest("hold needs a boolean `hold`")
+		}
+		if msg.CallID == "" {
+			return msg, &ProtocolError{Code: "unknown_call", Msg: "hold needs a call_id"}
 		}
 	case TypeHangup:
 		if msg.CallID == "" {

@@ -185,6 +185,25 @@ func (s *Session) handle(data []byte) {
 		call.Hangup()
 	case TypeDTMF:
 		s.handleDTMF(msg)
+	case TypeHold:
+		call, ok := s.ownCall(msg.CallID)
+		if !ok {
+			s.sendError(msg.RequestID, msg.CallID, "unknown_call", "no such call in this session")
+			return
+		}
+		on := *msg.Hold
+		go func() { // a re-INVITE round trip: off the read loop
+			if err := call.Hold(on); err != nil {
+				code := CodeInternal
+				var coded interface{ SignalingCode() string }
+				if errors.As(err, &coded) {
+					code = coded.SignalingCode()
+				}
+				s.sendError(msg.RequestID, msg.CallID, code, err.Error())
+				return
+			}
+			s.send(map[string]any{"type": TypeHeld, "request_id": msg.RequestID, "call_id": msg.CallID, "hold": on})
+		}()
 	case TypeStats:
 		s.mu.Lock()
 		if s.clientStats == nil {

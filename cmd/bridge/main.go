@@ -159,23 +159,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		return fmt.Errorf("store %s: %w", dbPath, err)
 	}
 	defer st.Close()
-	seatURLs := map[string]string{}
-	for _, s := range cfg.Seats {
-		if s.WebhookURL != "" {
-			seatURLs[s.ID] = s.WebhookURL
-		}
-	}
-	outbox, err := webhook.NewOutbox(ctx, st, webhook.SenderConfig{
-		URL:          cfg.Webhook.URL,
-		SeatURLs:     seatURLs,
-		Secret:       cfg.Webhook.Secret,
-		Timeout:      cfg.Webhook.Timeout,
-		AllowPrivate: cfg.Webhook.AllowPrivate,
-		Events:       cfg.Webhook.Events,
-		Template:     cfg.Webhook.Template,
-		ContentType:  cfg.Webhook.ContentType,
-		Headers:      cfg.Webhook.Headers,
-	}, log.With("component", "webhook"))
+	outbox, err := webhook.NewOutbox(ctx, st, cfg.WebhookConfig(), log.With("component", "webhook"))
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
@@ -302,4 +286,3 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	_ = srv.Shutdown(sctx)
 	return nil
 }
-
