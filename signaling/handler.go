@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -129,8 +130,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveConn runs one socket: hello (or resume), then the session's messages.
+// A panic while handling a message ends this socket only, never the process.
 func (s *Server) serveConn(c *conn, remote string) {
 	log := s.log.With("remote", remote)
+	var sess *Session
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("signaling panic", "panic", r, "stack", string(debug.Stack()))
+			c.closeWith(websocket.CloseInternalServerErr, "internal error")
+			if sess != nil {
+				sess.detach(c)
+			}
+		}
+	}()
 	_ = c.ws.SetReadDeadline(time.Now().Add(s.opts.HelloTimeout))
 	data, err := c.readFrame()
 	if err != nil {
@@ -149,7 +161,6 @@ func (s *Server) serveConn(c *conn, remote string) {
 		c.closeWith(CloseBadFrame, "not JSON")
 		return
 	}
-	var sess *Session
 	switch msg.Type {
 	case TypeHello:
 		sa, err := s.opts.Bridge.Authenticate(msg.Token)

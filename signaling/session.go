@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -279,6 +280,12 @@ func (s *Session) handleCall(msg Inbound) {
 	s.mu.Unlock()
 	leg := &lazyLeg{s: s}
 	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("call request panicked", "panic", r, "stack", string(debug.Stack()))
+				s.sendError(msg.RequestID, "", CodeInternal, "internal error")
+			}
+		}()
 		req := bridge.CallRequest{
 			Auth:      sa,
 			RequestID: msg.RequestID,
