@@ -178,21 +178,10 @@ func (s *rtpSession) readLoop() {
 		if box == nil {
 			continue
 		}
-		if err := safeHandle(box.h, &h, payload); err != nil {
+		if err := media.HandleSafely(box.h, &h, payload); err != nil {
 			s.bad.Add(1)
 		}
 	}
-}
-
-// safeHandle runs one packet through a handler; a panic is that packet's
-// error and never ends the call or the process.
-func safeHandle(h media.RTPHandler, hdr *rtp.Header, payload []byte) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("rtp handler panic: %v", r)
-		}
-	}()
-	return h.HandleRTP(hdr, payload)
 }
 
 func (s *rtpSession) close() error { return s.conn.Close() }

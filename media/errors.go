@@ -20,6 +20,9 @@ var (
 	// ErrDecoderPanic reports a panic inside the Opus decoder; the decoder
 	// is reset and the next packet is decoded normally.
 	ErrDecoderPanic = errors.New("media: opus decoder panicked")
+	// ErrHandlerPanic reports a panic in a packet handler, caught by
+	// HandleSafely.
+	ErrHandlerPanic = errors.New("media: packet handler panicked")
 	// ErrUnexpectedPayloadType reports a packet whose payload type is
 	// neither the negotiated audio codec nor telephone-event.
 	ErrUnexpectedPayloadType = errors.New("media: unexpected payload type")

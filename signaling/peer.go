@@ -299,7 +299,7 @@ func (p *Peer) readUplink(t *webrtc.TrackRemote) {
 			}
 			payload = payload[:len(payload)-pad]
 		}
-		if err := safeHandle(box.h, &h, payload); err != nil {
+		if err := media.HandleSafely(box.h, &h, payload); err != nil {
 			p.stats.upBad.Add(1)
 		}
 	}
@@ -388,15 +388,4 @@ func (p *Peer) Counters() bridge.LegCounters {
 func (p *Peer) Close() error {
 	p.closeOnce.Do(func() { close(p.closed) })
 	return p.pc.Close()
-}
-
-// safeHandle runs one packet through a handler; a panic is that packet's
-// error and never ends the session or the process.
-func safeHandle(h media.RTPHandler, hdr *rtp.Header, payload []byte) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("rtp handler panic: %v", r)
-		}
-	}()
-	return h.HandleRTP(hdr, payload)
 }
