@@ -25,12 +25,18 @@ const toneMinAmplitude = 0.15
 // requireTone asserts that hz dominates the audio after warm-up and is loud.
 func requireTone(t *testing.T, a harness.Audio, hz float64, others ...float64) {
 	t.Helper()
+	requireToneMin(t, a, toneMinAmplitude, hz, others...)
+}
+
+// requireToneMin is requireTone with its own amplitude floor.
+func requireToneMin(t *testing.T, a harness.Audio, minAmp, hz float64, others ...float64) {
+	t.Helper()
 	require.Greater(t, a.Duration(), 1.5, "recording too short: %.2fs", a.Duration())
 	w := a.Window(0.5, a.Duration()-0.2)
 	got, amp := harness.DominantTone(w, a.Rate, append([]float64{hz}, others...)...)
 	t.Logf("recording %.2fs at %d Hz: rms %.3f, %g Hz amplitude %.3f", a.Duration(), a.Rate, harness.RMS(w), hz, harness.ToneAmplitude(w, a.Rate, hz))
 	assert.Equal(t, hz, got, "dominant tone")
-	assert.Greater(t, amp, toneMinAmplitude, "tone amplitude")
+	assert.Greater(t, amp, minAmp, "tone amplitude")
 }
 
 // TestHarnessSippUASvsUACInSealedNetns runs sipp's built-in echoing UAS

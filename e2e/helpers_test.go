@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -53,7 +54,14 @@ type testBridge struct {
 // trunk, loopback-only ICE, and a webhook receiver.
 func startBridge(t *testing.T, trunk string) *testBridge {
 	t.Helper()
-	hooks := newWebhookSink(t)
+	return startBridgeIn(t, nil, trunk, "127.0.0.1")
+}
+
+// startBridgeIn runs the bridge inside ns (nil = root) with ICE on iceIP
+// only, and its webhook receiver in the same namespace.
+func startBridgeIn(t *testing.T, ns *harness.Netns, trunk, iceIP string) *testBridge {
+	t.Helper()
+	hooks := newWebhookSink(t, ns)
 	rtpLow := harness.FreeUDPRange(t, 40) &^ 1
 	cfg := fmt.Sprintf(`
 http:
@@ -69,7 +77,7 @@ sip:
   codecs: ["PCMU", "PCMA"]
   ring_timeout: 15s
 webrtc:
-  ice_interfaces: ["127.0.0.1"]
+  ice_interfaces: [%q]
 seats:
   - id: %q
     sip_username: %q
@@ -84,9 +92,9 @@ store:
   dsn: "sqlite://bridge.db"
 log:
   level: debug
-`, harness.FreeTCPPort(t), tokenSecret, adminToken, harness.FreeUDPPort(t), trunk, rtpLow, rtpLow+39,
+`, harness.FreeTCPPort(t), tokenSecret, adminToken, harness.FreeUDPPort(t), trunk, rtpLow, rtpLow+39, iceIP,
 		seatID, seatUser, seatPass, callerID, hooks.URL+"/hooks", webhookSecret)
-	return &testBridge{Bridge: harness.StartBridge(t, cfg), hooks: hooks}
+	return &testBridge{Bridge: harness.StartBridge(t, cfg, harness.BridgeInNetns(ns)), hooks: hooks}
 }
 
 // client connects a signaling client with its media session up, already
@@ -94,9 +102,15 @@ log:
 // bridge's SDP) until the test ends.
 func (b *testBridge) client(t *testing.T) *sigclient.Client {
 	t.Helper()
+	return connectClient(t, b.WSURL(), seatToken(t))
+}
+
+// seatToken mints a token for the test seat, as a CRM backend would.
+func seatToken(t *testing.T) string {
+	t.Helper()
 	tok, err := auth.Mint([]byte(tokenSecret), seatID, time.Hour, nil)
 	require.NoError(t, err)
-	return connectClient(t, b.WSURL(), tok)
+	return tok
 }
 
 func connectClient(t *testing.T, wsURL, token string) *sigclient.Client {
@@ -180,11 +194,12 @@ type webhookSink struct {
 	bad int
 }
 
-func newWebhookSink(t *testing.T) *webhookSink {
+// newWebhookSink listens on 127.0.0.1 inside ns (nil = root).
+func newWebhookSink(t *testing.T, ns *harness.Netns) *webhookSink {
 	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(webhookSecret, "whsec_"))
 	require.NoError(t, err)
 	s := &webhookSink{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		id, ts := r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp")
 		mac := hmac.New(sha256.New, key)
@@ -205,6 +220,15 @@ func newWebhookSink(t *testing.T) *webhookSink {
 		s.events = append(s.events, ev)
 		w.WriteHeader(http.StatusNoContent)
 	}))
+	require.NoError(t, ns.Do(func() error {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err == nil {
+			srv.Listener.Close()
+			srv.Listener = l
+		}
+		return err
+	}))
+	srv.Start()
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
 	return s

@@ -19,6 +19,7 @@ import (
 // bridgeBuild is the one build of ./cmd/bridge per test binary.
 var bridgeBuild struct {
 	once sync.Once
+	dir  string // holds the binary; set by once
 	path string // the binary; set by once
 	err  error  // build failure; set by once
 }
@@ -40,6 +41,7 @@ func BuildBridge(t testing.TB) string {
 			bridgeBuild.err = err
 			return
 		}
+		bridgeBuild.dir = dir
 		bin := filepath.Join(dir, "bridge")
 		cmd := exec.Command("go", "build", "-o", bin, "./cmd/bridge")
 		cmd.Dir = root
@@ -61,8 +63,8 @@ func BuildBridge(t testing.TB) string {
 // CleanupBuild removes the bridge binary built by BuildBridge; call it from
 // TestMain after m.Run.
 func CleanupBuild() {
-	if bridgeBuild.path != "" {
-		_ = os.RemoveAll(filepath.Dir(bridgeBuild.path))
+	if bridgeBuild.dir != "" {
+		_ = os.RemoveAll(bridgeBuild.dir)
 	}
 }
 

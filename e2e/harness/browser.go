@@ -20,8 +20,9 @@ type BrowserRun struct {
 	// and a default route to gather ICE candidates: use NewSealedNetns);
 	// nil = root.
 	NS *Netns
-	// Script is the script's path relative to e2e/browser, e.g. "call.js";
-	// empty to run node with NodeArgs alone.
+	// Script is the script's path, absolute or relative to e2e/browser,
+	// e.g. "call.js"; empty to run node with NodeArgs alone. Scripts outside
+	// e2e/browser find its packages through NODE_PATH (CommonJS require).
 	Script string
 	// NodeArgs go to node before the script, e.g. ["--test", "test/"].
 	NodeArgs []string
@@ -31,6 +32,12 @@ type BrowserRun struct {
 	Env map[string]string
 	// Timeout bounds the run; default 2 minutes.
 	Timeout time.Duration
+}
+
+// ScriptPath is the absolute path of a script shipped in e2e/harness/chromium,
+// e.g. ScriptPath(t, "widget_call.cjs").
+func ScriptPath(t testing.TB, name string) string {
+	return filepath.Join(mustModuleRoot(t), "e2e", "harness", "chromium", name)
 }
 
 // RunBrowser runs a Node script from e2e/browser (after `npm ci` there) to
@@ -53,6 +60,7 @@ func RunBrowser(t testing.TB, run BrowserRun) (string, error) {
 		"CHROMIUM_PATH": ChromiumPath,
 		"E2E_ARTIFACTS": TestArtifactsDir(t),
 		"E2E_TMP":       t.TempDir(),
+		"NODE_PATH":     filepath.Join(dir, "node_modules"),
 	}
 	for k, v := range run.Env {
 		env[k] = v
@@ -70,7 +78,11 @@ func RunBrowser(t testing.TB, run BrowserRun) (string, error) {
 	argv = append(argv, node)
 	argv = append(argv, run.NodeArgs...)
 	if run.Script != "" {
-		argv = append(argv, filepath.Join(dir, run.Script))
+		script := run.Script
+		if !filepath.IsAbs(script) {
+			script = filepath.Join(dir, script)
+		}
+		argv = append(argv, script)
 	}
 	argv = append(argv, run.Args...)
 	ctx, cancel := context.WithTimeout(context.Background(), run.Timeout)
