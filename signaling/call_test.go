@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -399,4 +400,24 @@ func TestCallRefusals(t *testing.T) {
 	require.NoError(t, err)
 	// No INVITE reached the trunk for any refusal.
 	assert.Empty(t, e.trunk.Calls())
+}
+
+// Every call of a session reuses its one peer connection: the trunk's
+// audio must reach the client on each of them, not only the first.
+func TestSeveralCallsOnOneSession(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.client(t)
+	for i := 0; i < 3; i++ {
+		require.NoError(t, c.Send(map[string]any{"type": "call", "request_id": fmt.Sprint(i), "to": "+15550100002"}))
+		ss := states(t, c, "answered")
+		require.Equal(t, "answered", ss[len(ss)-1].State, "call %d: %v", i, names(ss))
+		c.ResetReceived()
+		time.Sleep(1200 * time.Millisecond)
+		pcm, _, _ := c.Received()
+		require.Greater(t, len(pcm), 4000, "call %d: downlink audio", i)
+		assert.Greater(t, mediatest.ToneAmplitude(pcm[len(pcm)-4000:], 8000, trunkTone), 0.1, "call %d: tone", i)
+		require.NoError(t, c.Send(map[string]any{"type": "hangup", "call_id": ss[0].CallID}))
+		end := states(t, c, "ended")
+		require.Equal(t, "ended", end[len(end)-1].State)
+	}
 }

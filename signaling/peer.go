@@ -38,6 +38,7 @@ type Peer struct {
 	downCodec media.Codec                 // guarded by mu
 	upCodec   media.Codec                 // guarded by mu
 	pkt       rtp.Packet                  // reused for downlink writes; guarded by wmu
+	seq       seqRewriter                 // guarded by wmu
 	wmu       sync.Mutex
 
 	connected     chan struct{} // closed once ICE+DTLS are up
@@ -356,6 +357,7 @@ func (d peerDownlink) HandleRTP(h *rtp.Header, payload []byte) error {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	p.pkt.Header = *h
+	p.seq.rewrite(&p.pkt.Header, time.Now())
 	p.pkt.Payload = payload
 	err := track.WriteRTP(&p.pkt)
 	p.pkt.Payload = nil
@@ -388,4 +390,44 @@ func (p *Peer) Counters() bridge.LegCounters {
 func (p *Peer) Close() error {
 	p.closeOnce.Do(func() { close(p.closed) })
 	return p.pc.Close()
+}
+
+// seqRewriter keeps the downlink one continuous RTP stream for the life of
+// the peer connection. Each call (and each re-negotiated trunk stream)
+// feeds it from a new source with its own random sequence numbers and
+// timestamps; sent as they are on the same SSRC, a jump back in sequence
+// numbers would look like a replay or a rollover to the browser's SRTP
+// (RFC 3711 §3.3.1) and the new call's audio would be dropped. So a new
+// source continues where the last one stopped: next sequence number, and
+// a timestamp advanced by the wall-clock gap (RFC 3550 §5.1), with the
+// marker bit set for the new talkspurt.
+type seqRewriter struct {
+	started   bool
+	src       uint32 // SSRC of the current source
+	seqOff    uint16
+	tsOff     uint32
+	lastSeq   uint16 // last sequence number sent
+	lastTS    uint32 // last timestamp sent
+	lastAt    time.Time
+	clockRate uint32
+}
+
+func (r *seqRewriter) rewrite(h *rtp.Header, now time.Time) {
+	if r.clockRate == 0 {
+		r.clockRate = 8000 // the downlink is always G.711
+	}
+	if !r.started || h.SSRC != r.src {
+		if r.started {
+			gap := uint32(now.Sub(r.lastAt) * time.Duration(r.clockRate) / time.Second)
+			gap = max(gap, r.clockRate/50) // at least one 20 ms frame
+			r.seqOff = r.lastSeq + 1 - h.SequenceNumber
+			r.tsOff = r.lastTS + gap - h.Timestamp
+		}
+		r.started = true
+		r.src = h.SSRC
+		h.Marker = true
+	}
+	h.SequenceNumber += r.seqOff
+	h.Timestamp += r.tsOff
+	r.lastSeq, r.lastTS, r.lastAt = h.SequenceNumber, h.Timestamp, now
 }
