@@ -655,6 +655,8 @@ export class CallbridgeSoftphone extends HTMLElement {
       case 'candidate': this._onRemoteCandidate(msg.candidate ?? null); break;
       case 'call_state': this._onCallState(msg); break;
       case 'error': this._onError(msg); break;
+      case 'held': this._onHeld(msg); break;
+      case 'dtmf': this._onRemoteDigit(msg); break;
       case 'ping': this._sendNow({ type: 'pong' }); break;
       default: break; // pong and unknown types are ignored (protocol: clients ignore unknown ones)
     }
@@ -944,6 +946,20 @@ export class CallbridgeSoftphone extends HTMLElement {
     this._el.dtmf.textContent = '';
     this._renderCall(msg);
     this._emit('callended', { call_id: msg.call_id, cause: msg.cause || null });
+  }
+
+  /** The bridge's confirmation of a hold or unhold (extension message `held`). */
+  _onHeld(msg) {
+    if (!this._pendingHold.delete(msg.request_id)) return;
+    const c = this.currentCall;
+    // A later request still in flight decides the button; otherwise follow the bridge.
+    if (c && c.call_id === msg.call_id && this._pendingHold.size === 0) this._setHeld(!!msg.hold);
+  }
+
+  /** A digit the far end sent (extension message `dtmf`: RFC 4733 event or SIP INFO). */
+  _onRemoteDigit(msg) {
+    if (typeof msg.call_id !== 'string' || typeof msg.digit !== 'string' || !/^[0-9*#A-D]$/.test(msg.digit)) return;
+    this._emit('dtmf', { call_id: msg.call_id, digit: msg.digit });
   }
 
   _onError(msg) {

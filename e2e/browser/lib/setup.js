@@ -20,7 +20,7 @@ export async function openDemo(browser, { bridgeOpts = {}, path = '/demo/', cont
   await page.addInitScript(() => {
     // Record the widget's events in the page for assertions.
     window.widgetEvents = [];
-    for (const type of ['ready', 'statechange', 'callended', 'error', 'connectionchange']) {
+    for (const type of ['ready', 'statechange', 'callended', 'error', 'connectionchange', 'dtmf']) {
       document.addEventListener(type, (e) => { if (e.target?.localName === 'callbridge-softphone') window.widgetEvents.push({ type, detail: e.detail }); }, true);
     }
   });

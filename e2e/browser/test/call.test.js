@@ -196,3 +196,57 @@ test('hold accepted toggles to Resume', async () => {
     assert.equal(un.call_id, c.call.call_id);
   } finally { await env.close(); }
 });
+
+test('held from the bridge confirms the hold; a late confirmation does not undo a newer request', async () => {
+  const holds = [];
+  const env = await openDemo(browser, { bridgeOpts: { onHold: (b, s, m) => holds.push({ s, m }) } });
+  const reply = ({ s, m }) => s.send({ type: 'held', request_id: m.request_id, call_id: m.call_id, hold: m.hold });
+  try {
+    await status(env, 'Ready');
+    await env.page.getByRole('link', { name: '+1 555 010 0001' }).click();
+    const c = await env.nextCall();
+    await answer(env, c);
+    const button = env.phone.locator('.hold');
+
+    await env.phone.getByRole('button', { name: 'Hold' }).click();
+    await env.bridge.waitFor('hold');
+    assert.equal(await env.widget((p) => p._pendingHold.size), 1);
+    reply(holds[0]);
+    await eventually(() => env.widget((p) => p._pendingHold.size === 0), { what: 'the confirmed hold request forgotten' });
+    assert.equal(await button.getAttribute('aria-pressed'), 'true');
+    await callInfo(env, '(on hold)');
+
+    // Resume, then Hold again before the bridge answers the resume: the
+    // resume's confirmation arrives while the newer hold is pending.
+    await env.phone.getByRole('button', { name: 'Resume' }).click();
+    await env.phone.getByRole('button', { name: 'Hold' }).click();
+    await env.bridge.waitFor('hold', () => holds.length === 3);
+    reply(holds[1]); // hold: false
+    await env.page.waitForTimeout(300);
+    assert.equal(await button.getAttribute('aria-pressed'), 'true', 'the newer request decides the button');
+    reply(holds[2]); // hold: true
+    await eventually(() => env.widget((p) => p._pendingHold.size === 0), { what: 'both requests confirmed' });
+    assert.equal(await button.getAttribute('aria-pressed'), 'true');
+    assert.deepEqual(await env.events('error'), [], 'confirmations are not errors');
+  } finally { await env.close(); }
+});
+
+test('digits the far end sends are surfaced as dtmf events', async () => {
+  const env = await openDemo(browser);
+  try {
+    await status(env, 'Ready');
+    await env.page.getByRole('link', { name: '+1 555 010 0001' }).click();
+    const c = await env.nextCall();
+    await answer(env, c);
+    for (const digit of ['1', '#', 'X', '12', 'D']) c.session.send({ type: 'dtmf', call_id: c.call.call_id, digit });
+    c.session.send({ type: 'dtmf', call_id: c.call.call_id }); // no digit
+    await eventually(async () => (await env.events('dtmf')).length >= 3, { what: 'three dtmf events' });
+    await env.page.waitForTimeout(300);
+    assert.deepEqual((await env.events('dtmf')).map((e) => e.detail), [
+      { call_id: c.call.call_id, digit: '1' },
+      { call_id: c.call.call_id, digit: '#' },
+      { call_id: c.call.call_id, digit: 'D' },
+    ], 'one event per valid digit; anything else is ignored');
+    assert.deepEqual(await env.events('error'), []);
+  } finally { await env.close(); }
+});
