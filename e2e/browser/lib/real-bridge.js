@@ -30,33 +30,37 @@ export function bridgeBinary() {
   return bin;
 }
 
+/** The admin token as the demo banner prints it on stdout. */
+const ADMIN_TOKEN_LINE = /Admin token for \/v1\/admin\/ and the stats page: (\S+)/;
+
 /**
- * Starts `bridge` in demo mode on 127.0.0.1 and waits for its banner.
+ * Starts `bridge` in demo mode on 127.0.0.1 and waits for its banner (the
+ * demo page's URL and the admin token line). `env` adds BRIDGE_* overrides.
  * Returns {url, adminToken, log(), stop()}.
  */
-export async function startDemoBridge(bin, { timeoutMs = 30000 } = {}) {
+export async function startDemoBridge(bin, { timeoutMs = 30000, env = {} } = {}) {
   const port = await freePort();
   const addr = `127.0.0.1:${port}`;
   const child = spawn(bin, [], {
     cwd: os.tmpdir(),
-    env: { ...process.env, BRIDGE_HTTP_LISTEN: addr, BRIDGE_LOG_LEVEL: process.env.BRIDGE_LOG_LEVEL || 'info' },
+    env: { ...process.env, BRIDGE_HTTP_LISTEN: addr, BRIDGE_LOG_LEVEL: process.env.BRIDGE_LOG_LEVEL || 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  const lines = [];
-  const onData = (d) => { out += d; lines.push(String(d)); if (process.env.BRIDGE_LOG) process.stderr.write(`[bridge] ${d}`); };
+  let out = ''; // stdout and stderr, for failure messages
+  let banner = ''; // stdout only
+  const onData = (d) => { out += d; if (process.env.BRIDGE_LOG) process.stderr.write(`[bridge] ${d}`); };
+  child.stdout.on('data', (d) => { banner += d; });
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
   const exited = new Promise((r) => child.once('exit', (code, sig) => r({ code, sig })));
   const url = `http://${addr}`;
   await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`bridge did not print ${url}/demo/ within ${timeoutMs} ms:\n${out}`)), timeoutMs);
-    const check = () => { if (out.includes(`${url}/demo/`)) { clearTimeout(t); resolve(); } };
+    const t = setTimeout(() => reject(new Error(`bridge did not print ${url}/demo/ and its admin token within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const check = () => { if (banner.includes(`${url}/demo/`) && ADMIN_TOKEN_LINE.test(banner)) { clearTimeout(t); resolve(); } };
     child.stdout.on('data', check);
-    child.stderr.on('data', check);
     exited.then(({ code }) => { clearTimeout(t); reject(new Error(`bridge exited (${code}) before it was ready:\n${out}`)); });
   });
-  const adminToken = /Admin token[^:]*:\s*(\S+)/.exec(out)?.[1] || '';
+  const adminToken = ADMIN_TOKEN_LINE.exec(banner)[1];
   return {
     url,
     adminToken,

@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser, writeToneWav, shot, eventually } from '../lib/harness.js';
 import { bridgeBinary, startDemoBridge } from '../lib/real-bridge.js';
+import { openBridgeDemo } from '../lib/demo-page.js';
 
 const MIC_HZ = 1000;
 const TRUNK_HZ = 440;
@@ -22,26 +23,7 @@ after(async () => {
   await bridge?.stop();
 });
 
-async function openDemoPage() {
-  const ctx = await browser.newContext();
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => console.log('[page pageerror]', e.message));
-  await page.addInitScript(() => {
-    window.widgetEvents = [];
-    for (const type of ['ready', 'resumed', 'statechange', 'callended', 'error']) {
-      document.addEventListener(type, (e) => { if (e.target?.localName === 'callbridge-softphone') window.widgetEvents.push({ type, detail: e.detail }); }, true);
-    }
-  });
-  await page.goto(`${bridge.url}/demo/`);
-  const phone = page.locator('callbridge-softphone');
-  await phone.locator('.status-text').filter({ hasText: 'Ready' }).waitFor({ timeout: 15000 });
-  await eventually(() => page.evaluate(() => document.querySelector('callbridge-softphone').peerConnection?.iceConnectionState === 'connected'),
-    { what: 'ICE connected to the bridge before any call', timeoutMs: 15000 });
-  const w = (fn) => page.evaluate((src) => (0, eval)(`(${src})`)(document.querySelector('callbridge-softphone')), fn.toString());
-  const events = (type) => page.evaluate((t) => window.widgetEvents.filter((e) => e.type === t), type);
-  const callInfo = (text, timeout = 15000) => phone.locator('.callinfo').filter({ hasText: text }).waitFor({ timeout });
-  return { ctx, page, phone, w, events, callInfo };
-}
+const openDemoPage = () => openBridgeDemo(browser, bridge);
 
 async function webhookFor(callId) {
   return eventually(async () => {
