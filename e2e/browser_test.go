@@ -17,11 +17,13 @@ import (
 )
 
 func TestBrowserWidgetSuite(t *testing.T) {
+	bin := harness.BuildBridge(t) // its real-bridge tests reuse this build
 	ns := harness.NewSealedNetns(t)
 	out, err := harness.RunBrowser(t, harness.BrowserRun{
 		NS:       ns,
-		NodeArgs: []string{"--test", "--test-concurrency=1", "--test-timeout=120000", "test/"},
-		Timeout:  10 * time.Minute,
+		NodeArgs: []string{"--test", "--test-concurrency=1", "--test-timeout=180000", "test/"},
+		Env:      map[string]string{"CALLBRIDGE_BIN": bin},
+		Timeout:  15 * time.Minute,
 	})
 	require.NoError(t, err, "widget browser suite:\n%s", out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
