@@ -31,8 +31,10 @@ type widgetResult struct {
 	Level  []float64 `json:"level"`
 	Errors []string  `json:"errors"`
 	Pair   *struct {
-		Local  string `json:"local"`
-		Remote string `json:"remote"`
+		Local      string `json:"local"`
+		LocalType  string `json:"local_type"`
+		Remote     string `json:"remote"`
+		RemoteType string `json:"remote_type"`
 	} `json:"pair"`
 	Ended struct {
 		CallID string `json:"call_id"`
@@ -71,7 +73,7 @@ func TestChromiumWidgetCallsBaresipThroughKamailio(t *testing.T) {
 				AudioSource: harness.MakeToneWAV(t, farHz, 30, 48000),
 				Accounts:    []string{fmt.Sprintf("<sip:%s@127.0.0.1:%d>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA", dialedE164, farPort)},
 			})
-			b := startBridgeIn(t, ns, kam.Addr, ns.Addr)
+			b := startBridgeIn(t, ns, kam.Addr, ns.Addr, "127.0.0.1")
 
 			const callSecs = 3
 			if tc.hangBy == "remote" {
@@ -123,6 +125,70 @@ func TestChromiumWidgetCallsBaresipThroughKamailio(t *testing.T) {
 			ev := b.hooks.completed(t, res.CallID)
 			assert.Equal(t, "completed", ev["status"])
 			assert.Equal(t, map[string]any{"source": "e2e-chromium"}, ev["metadata"])
+		})
+	}
+}
+
+// TestChromiumWidgetBehindNAT: Chromium in a LAN behind a masquerading
+// router, the bridge with kamailio and baresip on the public side with no
+// route back into the LAN. Media flows only if the bridge answers the
+// browser at the NAT's address (a peer-reflexive candidate, RFC 8445
+// §7.3.1.3). With random ports the NAT maps each destination to a new port
+// (symmetric NAT), which still works because the bridge's side is public.
+func TestChromiumWidgetBehindNAT(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		randomPorts bool
+	}{
+		{name: "port-preserving NAT"},
+		{name: "symmetric NAT", randomPorts: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			harness.BuildBridge(t)
+			nat := harness.NewNAT(t, tc.randomPorts)
+			const farPort = 5072
+			kam := harness.StartKamailio(t, harness.KamailioConfig{
+				NS: nat.Pub, Port: 5080,
+				Users:  []harness.KamailioUser{{Name: seatUser, Password: seatPass}},
+				FarEnd: fmt.Sprintf("sip:127.0.0.1:%d", farPort),
+			})
+			far := harness.StartBaresip(t, harness.BaresipConfig{
+				NS: nat.Pub, SIPPort: farPort,
+				AudioSource: harness.MakeToneWAV(t, farHz, 30, 48000),
+				Accounts:    []string{fmt.Sprintf("<sip:%s@127.0.0.1:%d>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA", dialedE164, farPort)},
+			})
+			b := startBridgeIn(t, nat.Pub, kam.Addr, harness.NATPubAddr, harness.NATPubAddr)
+
+			out, err := harness.RunBrowser(t, harness.BrowserRun{
+				NS:     nat.Lan,
+				Script: harness.ScriptPath(t, "widget_call.cjs"),
+				Env: map[string]string{
+					"BRIDGE_URL":       b.URL(),
+					"TOKEN":            seatToken(t),
+					"DIAL":             dialed,
+					"MIC_WAV":          harness.MakeToneWAV(t, clientHz, 30, 48000),
+					"CALL_SECS":        "3",
+					"AUDIO_PROCESSING": "off",
+					"BROWSER_LOG":      os.Getenv("BROWSER_LOG"),
+				},
+				Timeout: 2 * time.Minute,
+			})
+			res := parseWidgetResult(t, out)
+			require.NoError(t, err, "widget_call.cjs; errors: %v", res.Errors)
+			assert.Equal(t, []string{"dialing", "ringing", "answered", "ended"}, res.States)
+			if assert.NotNil(t, res.Pair, "selected ICE pair") {
+				// Chromium learns its NATed address from the bridge's STUN
+				// responses: a peer-reflexive local candidate.
+				assert.Equal(t, harness.NATRtrPub, res.Pair.Local)
+				assert.Equal(t, "prflx", res.Pair.LocalType)
+				assert.Equal(t, harness.NATPubAddr, res.Pair.Remote)
+				assert.Equal(t, "host", res.Pair.RemoteType)
+			}
+			require.NotEmpty(t, res.Hz)
+			hz := append([]float64(nil), res.Hz[len(res.Hz)/3:]...)
+			sort.Float64s(hz)
+			assert.InDelta(t, farHz, hz[len(hz)/2], 30, "far end's tone in the page: %v", res.Hz)
+			requireTone(t, far.ReceivedAudio(t), clientHz, farHz)
 		})
 	}
 }

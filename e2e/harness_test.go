@@ -8,6 +8,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -168,4 +169,51 @@ func TestHarnessBaresipCallsBaresipInSealedNetns(t *testing.T) {
 	require.NoError(t, err)
 	requireTone(t, far.ReceivedAudio(t), 440, 600)
 	requireTone(t, caller.ReceivedAudio(t), 600, 440)
+}
+
+// TestHarnessNATTopology: traffic from the LAN reaches the public side from
+// the router's address; the public side cannot open anything toward the LAN.
+func TestHarnessNATTopology(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		randomPorts bool
+	}{
+		{name: "port-preserving"},
+		{name: "random ports", randomPorts: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nat := harness.NewNAT(t, tc.randomPorts)
+			srv, err := nat.Pub.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(harness.NATPubAddr)})
+			require.NoError(t, err)
+			defer srv.Close()
+			cli, err := nat.Lan.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(harness.NATLanAddr), Port: 40000})
+			require.NoError(t, err)
+			defer cli.Close()
+
+			_, err = cli.WriteToUDP([]byte("hello"), srv.LocalAddr().(*net.UDPAddr))
+			require.NoError(t, err)
+			require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
+			buf := make([]byte, 64)
+			n, from, err := srv.ReadFromUDP(buf)
+			require.NoError(t, err)
+			assert.Equal(t, "hello", string(buf[:n]))
+			assert.Equal(t, harness.NATRtrPub, from.IP.String(), "source rewritten by the NAT")
+			if !tc.randomPorts {
+				assert.Equal(t, 40000, from.Port, "MASQUERADE keeps the port")
+			}
+
+			// The reply through the mapping reaches the LAN host.
+			_, err = srv.WriteToUDP([]byte("back"), from)
+			require.NoError(t, err)
+			require.NoError(t, cli.SetReadDeadline(time.Now().Add(5*time.Second)))
+			n, _, err = cli.ReadFromUDP(buf)
+			require.NoError(t, err)
+			assert.Equal(t, "back", string(buf[:n]))
+
+			// The public side has no route into the LAN.
+			_, err = nat.Pub.DialContext(context.Background(), "tcp4", net.JoinHostPort(harness.NATLanAddr, "80"))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "unreachable")
+		})
+	}
 }

@@ -54,18 +54,18 @@ type testBridge struct {
 // trunk, loopback-only ICE, and a webhook receiver.
 func startBridge(t *testing.T, trunk string) *testBridge {
 	t.Helper()
-	return startBridgeIn(t, nil, trunk, "127.0.0.1")
+	return startBridgeIn(t, nil, trunk, "127.0.0.1", "127.0.0.1")
 }
 
 // startBridgeIn runs the bridge inside ns (nil = root) with ICE on iceIP
-// only, and its webhook receiver in the same namespace.
-func startBridgeIn(t *testing.T, ns *harness.Netns, trunk, iceIP string) *testBridge {
+// only, HTTP on httpHost, and its webhook receiver in the same namespace.
+func startBridgeIn(t *testing.T, ns *harness.Netns, trunk, iceIP, httpHost string) *testBridge {
 	t.Helper()
 	hooks := newWebhookSink(t, ns)
 	rtpLow := harness.FreeUDPRange(t, 40) &^ 1
 	cfg := fmt.Sprintf(`
 http:
-  listen: "127.0.0.1:%d"
+  listen: "%s:%d"
   allowed_origins: ["*"]
 auth:
   token_secret: %q
@@ -92,7 +92,7 @@ store:
   dsn: "sqlite://bridge.db"
 log:
   level: debug
-`, harness.FreeTCPPort(t), tokenSecret, adminToken, harness.FreeUDPPort(t), trunk, rtpLow, rtpLow+39, iceIP,
+`, httpHost, harness.FreeTCPPort(t), tokenSecret, adminToken, harness.FreeUDPPort(t), trunk, rtpLow, rtpLow+39, iceIP,
 		seatID, seatUser, seatPass, callerID, hooks.URL+"/hooks", webhookSecret)
 	return &testBridge{Bridge: harness.StartBridge(t, cfg, harness.BridgeInNetns(ns)), hooks: hooks}
 }

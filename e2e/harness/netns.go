@@ -45,33 +45,118 @@ type Netns struct {
 // the namespace, because the pair has no end outside it. Needs root.
 func NewSealedNetns(t testing.TB) *Netns {
 	t.Helper()
+	n := newNetns(t)
+	n.Addr = SealedAddr
+	n.setup(t,
+		[]string{"link", "add", "s0", "type", "veth", "peer", "name", "s1"},
+		[]string{"addr", "add", sealedCIDR, "dev", "s0"},
+		[]string{"link", "set", "s0", "up"},
+		[]string{"link", "set", "s1", "up"},
+		[]string{"route", "add", "default", "dev", "s0"},
+	)
+	t.Logf("netns %s: sealed, address %s", n.Name, n.Addr)
+	return n
+}
+
+// newNetns adds an empty namespace with lo up, deleted in t.Cleanup.
+func newNetns(t testing.TB) *Netns {
+	t.Helper()
 	ip := LookPath(t, "ip")
 	sweepStaleNetns(t, ip)
-	n := &Netns{
-		Name: fmt.Sprintf("%s%d-%d", netnsPrefix, os.Getpid(), netnsSeq.Add(1)),
-		Addr: SealedAddr,
-	}
+	n := &Netns{Name: fmt.Sprintf("%s%d-%d", netnsPrefix, os.Getpid(), netnsSeq.Add(1))}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := runCmd(ctx, nil, ip, "netns", "add", n.Name); err != nil {
-		t.Fatalf("sealed netns (needs root): %v", err)
+		t.Fatalf("netns (needs root): %v", err)
 	}
 	t.Cleanup(func() { n.delete(t, ip) })
-	steps := [][]string{
-		{ip, "-n", n.Name, "link", "set", "lo", "up"},
-		{ip, "-n", n.Name, "link", "add", "s0", "type", "veth", "peer", "name", "s1"},
-		{ip, "-n", n.Name, "addr", "add", sealedCIDR, "dev", "s0"},
-		{ip, "-n", n.Name, "link", "set", "s0", "up"},
-		{ip, "-n", n.Name, "link", "set", "s1", "up"},
-		{ip, "-n", n.Name, "route", "add", "default", "dev", "s0"},
-	}
+	n.setup(t, []string{"link", "set", "lo", "up"})
+	return n
+}
+
+// setup runs `ip -n NAME args...` for each step, failing the test on error.
+func (n *Netns) setup(t testing.TB, steps ...[]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	for _, s := range steps {
-		if _, err := runCmd(ctx, nil, s...); err != nil {
-			t.Fatalf("sealed netns %s: %v", n.Name, err)
+		if _, err := runCmd(ctx, nil, append([]string{"ip", "-n", n.Name}, s...)...); err != nil {
+			t.Fatalf("netns %s: %v", n.Name, err)
 		}
 	}
-	t.Logf("netns %s: sealed, address %s", n.Name, n.Addr)
-	return n
+}
+
+// Addresses of the NAT topology (see NewNAT).
+const (
+	NATLanAddr = "10.77.1.2" // the host behind the NAT, in Lan
+	NATRtrLan  = "10.77.1.1" // the router's inside address, Lan's default route
+	NATRtrPub  = "10.77.2.1" // the router's outside address: Lan's traffic appears from it
+	NATPubAddr = "10.77.2.2" // the public host, in Pub
+)
+
+// NAT is three namespaces in a row, the recipe's NAT topology:
+//
+//	Lan 10.77.1.2 --veth-- 10.77.1.1 Rtr 10.77.2.1 --veth-- 10.77.2.2 Pub
+//
+// Rtr forwards and masquerades Lan's traffic to Pub; Pub has no route back
+// to 10.77.1.0/24 and Rtr drops unsolicited traffic toward Lan, so Lan is
+// reachable only through the mappings its own traffic made. Nothing leaves
+// the three namespaces (Pub has no default route, Rtr none beyond them).
+type NAT struct {
+	Lan, Rtr, Pub *Netns
+}
+
+// NewNAT builds the NAT topology, deleted in t.Cleanup. With randomPorts
+// the router picks a new source port per destination (MASQUERADE
+// --random-fully), which behaves as a symmetric NAT (RFC 4787 "address and
+// port-dependent mapping"); otherwise it keeps ports (endpoint-independent
+// mapping). Needs root and iptables.
+func NewNAT(t testing.TB, randomPorts bool) *NAT {
+	t.Helper()
+	ipt := LookPath(t, "iptables")
+	nat := &NAT{Lan: newNetns(t), Rtr: newNetns(t), Pub: newNetns(t)}
+	nat.Lan.Addr, nat.Pub.Addr, nat.Rtr.Addr = NATLanAddr, NATPubAddr, NATRtrPub
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, link := range [][]string{
+		{"ip", "link", "add", "lan0", "netns", nat.Lan.Name, "type", "veth", "peer", "name", "rtr-lan", "netns", nat.Rtr.Name},
+		{"ip", "link", "add", "pub0", "netns", nat.Pub.Name, "type", "veth", "peer", "name", "rtr-pub", "netns", nat.Rtr.Name},
+	} {
+		if _, err := runCmd(ctx, nil, link...); err != nil {
+			t.Fatalf("NAT: %v", err)
+		}
+	}
+	nat.Lan.setup(t,
+		[]string{"addr", "add", NATLanAddr + "/24", "dev", "lan0"},
+		[]string{"link", "set", "lan0", "up"},
+		[]string{"route", "add", "default", "via", NATRtrLan},
+	)
+	nat.Rtr.setup(t,
+		[]string{"addr", "add", NATRtrLan + "/24", "dev", "rtr-lan"},
+		[]string{"link", "set", "rtr-lan", "up"},
+		[]string{"addr", "add", NATRtrPub + "/24", "dev", "rtr-pub"},
+		[]string{"link", "set", "rtr-pub", "up"},
+	)
+	nat.Pub.setup(t,
+		[]string{"addr", "add", NATPubAddr + "/24", "dev", "pub0"},
+		[]string{"link", "set", "pub0", "up"},
+	)
+	masq := []string{ipt, "-t", "nat", "-A", "POSTROUTING", "-s", "10.77.1.0/24", "-o", "rtr-pub", "-j", "MASQUERADE"}
+	if randomPorts {
+		masq = append(masq, "--random-fully")
+	}
+	for _, argv := range [][]string{
+		{"sysctl", "-qw", "net.ipv4.ip_forward=1"}, // per namespace: the host's is untouched
+		masq,
+		{ipt, "-A", "FORWARD", "-i", "rtr-pub", "-o", "rtr-lan", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"},
+		{ipt, "-A", "FORWARD", "-i", "rtr-pub", "-o", "rtr-lan", "-j", "DROP"},
+	} {
+		if _, err := runCmd(ctx, nat.Rtr, argv...); err != nil {
+			t.Fatalf("NAT router: %v", err)
+		}
+	}
+	t.Logf("NAT: %s %s -> %s (NAT %s) -> %s %s", nat.Lan.Name, NATLanAddr, nat.Rtr.Name, NATRtrPub, nat.Pub.Name, NATPubAddr)
+	return nat
 }
 
 // delete kills whatever still runs inside the namespace (only processes

@@ -101,7 +101,8 @@ async function shot(page, name) {
       let out = null;
       stats.forEach((s) => {
         if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
-          out = { local: stats.get(s.localCandidateId)?.address, remote: stats.get(s.remoteCandidateId)?.address };
+          const l = stats.get(s.localCandidateId), r = stats.get(s.remoteCandidateId);
+          out = { local: l?.address, local_type: l?.candidateType, remote: r?.address, remote_type: r?.candidateType };
         }
       });
       return out;
