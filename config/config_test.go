@@ -23,6 +23,7 @@ func valid() *Config {
 		},
 		Webhook: Webhook{URL: "https://crm.example.com/hooks", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
 	}
+	presetSwitches(c)
 	c.SetDefaults()
 	return c
 }
@@ -397,4 +398,20 @@ func TestWebhookConfig(t *testing.T) {
 	assert.Equal(t, map[string]string{"agent-8": "https://other.example/h"}, w.SeatURLs)
 	assert.Equal(t, 10*time.Second, w.Timeout)
 	assert.Equal(t, c.Webhook.Secret, w.Secret)
+}
+
+func TestZeroSwitchesStayOff(t *testing.T) {
+	c, err := Parse([]byte("sip:\n  session_expires: 0s\n  options_interval: 0s\n  media_timeout: 0s\n"))
+	require.NoError(t, err)
+	assert.Zero(t, c.SIP.SessionExpires)
+	assert.Zero(t, c.SIP.OptionsInterval)
+	assert.Zero(t, c.SIP.MediaTimeout)
+	c, err = Parse([]byte("sip:\n  trunk: sip:127.0.0.1\n"))
+	require.NoError(t, err)
+	assert.Equal(t, DefaultSessionExpires, c.SIP.SessionExpires)
+	assert.Equal(t, DefaultOptionsInterval, c.SIP.OptionsInterval)
+	c = Default()
+	require.NoError(t, ApplyEnv(c, []string{"BRIDGE_SIP_OPTIONS_INTERVAL=0s"}))
+	c.SetDefaults()
+	assert.Zero(t, c.SIP.OptionsInterval)
 }

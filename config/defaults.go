@@ -70,8 +70,20 @@ func DefaultWebhookEvents() []string {
 // no seats, no secrets, no trunk.
 func Default() *Config {
 	c := &Config{}
+	presetSwitches(c)
 	c.SetDefaults()
 	return c
+}
+
+// presetSwitches sets the defaults of the durations where 0 means "off"
+// (sip.media_timeout, sip.invite_timeout, sip.session_expires,
+// sip.options_interval) before the file and the environment are read, so
+// an explicit 0 in either is kept rather than replaced by the default.
+func presetSwitches(c *Config) {
+	c.SIP.MediaTimeout = DefaultMediaTimeout
+	c.SIP.InviteTimeout = DefaultInviteTimeout
+	c.SIP.SessionExpires = DefaultSessionExpires
+	c.SIP.OptionsInterval = DefaultOptionsInterval
 }
 
 // SetDefaults fills every unset key that has a default. Load calls it after
@@ -94,11 +106,7 @@ func (c *Config) SetDefaults() {
 		}
 	}
 	setDur(&c.SIP.RingTimeout, DefaultRingTimeout)
-	setDur(&c.SIP.MediaTimeout, DefaultMediaTimeout)
-	setDur(&c.SIP.InviteTimeout, DefaultInviteTimeout)
-	setDur(&c.SIP.SessionExpires, DefaultSessionExpires)
 	setDur(&c.SIP.MinSE, DefaultMinSE)
-	setDur(&c.SIP.OptionsInterval, DefaultOptionsInterval)
 	setDur(&c.Webhook.Timeout, DefaultWebhookTimeout)
 	setStr(&c.Webhook.ContentType, DefaultWebhookContentType)
 	if len(c.Webhook.Events) == 0 {

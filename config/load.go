@@ -24,6 +24,7 @@ const EnvPrefix = "BRIDGE_"
 // not validate; call Validate.
 func Load(path string) (*Config, error) {
 	c := &Config{}
+	presetSwitches(c)
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -43,6 +44,7 @@ func Load(path string) (*Config, error) {
 // Parse is Load for YAML already in memory; it applies no environment.
 func Parse(data []byte) (*Config, error) {
 	c := &Config{}
+	presetSwitches(c)
 	if err := decodeYAML(data, c); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrParse, err)
 	}

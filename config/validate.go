@@ -162,8 +162,17 @@ func (c *Config) validateSIP(v *validator) {
 	if s.RingTimeout <= 0 {
 		v.add("sip.ring_timeout", "must be positive, e.g. 60s")
 	}
-	if s.MediaTimeout <= 0 {
-		v.add("sip.media_timeout", "must be positive, e.g. 30s")
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"sip.media_timeout", s.MediaTimeout}, {"sip.invite_timeout", s.InviteTimeout},
+		{"sip.session_expires", s.SessionExpires}, {"sip.options_interval", s.OptionsInterval}} {
+		if d.v < 0 {
+			v.add(d.key, "must be 0 (off) or positive, e.g. 30s")
+		}
+	}
+	if s.SessionExpires > 0 && s.SessionExpires < s.MinSE {
+		v.add("sip.session_expires", "%s is below sip.min_se %s (RFC 4028 §4)", s.SessionExpires, s.MinSE)
 	}
 	if s.MaxCallDuration < 0 {
 		v.add("sip.max_call_duration", "must be 0 (unlimited) or positive")
