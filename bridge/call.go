@@ -15,6 +15,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
+	"github.com/pion/rtp"
 
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/media"
@@ -57,6 +58,9 @@ type Call struct {
 	refreshed       chan struct{} // the trunk refreshed the session (RFC 4028)
 	pendingReinvite bool          // an offerless re-INVITE awaits its ACK's answer; guarded by mu
 	held            bool          // the agent put the far end on hold; guarded by mu
+	toBrowser       *gate         // the downlink's exit, closed while held; set once under mu
+	toTrunk         *gate         // the uplink's exit, closed while held; set once under mu
+	legBase         LegCounters   // the browser leg's counters when this call joined it; guarded by mu
 	onDTMF          func(callID string, digit rune)
 
 	sipCallID string // set before the INVITE is sent, read-only after
@@ -330,21 +334,28 @@ func (c *Call) setupMedia(rm remoteMedia) error {
 			return nil
 		}
 	}
-	down, err := media.NewDownlink(media.DownlinkConfig{In: rm.Codec, Out: c.leg.DownlinkCodec(), SSRC: rand.Uint32()}, c.leg.Downlink())
+	if c.toBrowser == nil {
+		// Holding gates what leaves each pipeline, not what enters it, so
+		// the counters keep running and a hold is not counted as loss.
+		c.toBrowser = &gate{next: c.leg.Downlink()}
+		c.toTrunk = &gate{next: c.rtp}
+		c.legBase = c.leg.Counters()
+	}
+	down, err := media.NewDownlink(media.DownlinkConfig{In: rm.Codec, Out: c.leg.DownlinkCodec(), SSRC: rand.Uint32()}, c.toBrowser)
 	if err != nil {
 		return err
 	}
 	var up media.RTPHandler
 	var upStats func() media.StreamSnapshot
 	if in := c.leg.UplinkCodec(); in.Name == "opus" {
-		u, err := media.NewUplink(media.UplinkConfig{Codec: rm.Codec, SSRC: rand.Uint32(), OpusPayloadType: in.PayloadType}, c.rtp)
+		u, err := media.NewUplink(media.UplinkConfig{Codec: rm.Codec, SSRC: rand.Uint32(), OpusPayloadType: in.PayloadType}, c.toTrunk)
 		if err != nil {
 			return err
 		}
 		up, upStats = u, u.Stats
 		c.dtmfOut = u
 	} else {
-		u, err := media.NewDownlink(media.DownlinkConfig{In: in, Out: rm.Codec, SSRC: rand.Uint32()}, c.rtp)
+		u, err := media.NewDownlink(media.DownlinkConfig{In: in, Out: rm.Codec, SSRC: rand.Uint32()}, c.toTrunk)
 		if err != nil {
 			return err
 		}
@@ -630,3 +641,18 @@ func (c *Call) SendDTMF(digits string, dur time.Duration) error {
 	}()
 	return nil
 }
+
+// gate passes packets on while open; Hold closes it.
+type gate struct {
+	next   media.RTPHandler
+	closed atomic.Bool
+}
+
+func (g *gate) HandleRTP(h *rtp.Header, payload []byte) error {
+	if g.closed.Load() {
+		return nil
+	}
+	return g.next.HandleRTP(h, payload)
+}
+
+func (g *gate) String() string { return g.next.String() }

@@ -391,16 +391,11 @@ func (c *Call) Hold(on bool) error {
 	c.mu.Lock()
 	c.localSDP = body
 	c.held = on
-	up, down := c.uplink, c.downlink
+	toBrowser, toTrunk := c.toBrowser, c.toTrunk
 	c.mu.Unlock()
-	if on {
-		c.leg.AttachUplink(nil)
-		c.rtp.setHandler(nil)
-	} else {
-		c.leg.AttachUplink(up)
-		if down != nil {
-			c.rtp.setHandler(down)
-		}
+	if toBrowser != nil {
+		toBrowser.closed.Store(on)
+		toTrunk.closed.Store(on)
 	}
 	c.log.Info("hold", "on", on)
 	return nil

@@ -46,6 +46,7 @@ type MediaInfo struct {
 	OtherPT       uint64                `json:"unexpected_payload_types"`
 	PrivateSDP    bool                  `json:"trunk_sdp_private_address"`
 	SDPAddr       string                `json:"trunk_sdp_address,omitempty"`
+	AgentHold     bool                  `json:"agent_hold"` // the agent put the call on hold
 }
 
 // Info returns a snapshot of the call.
@@ -99,8 +100,13 @@ func (c *Call) Info() CallInfo {
 		m.PrivateSDP = c.remote.PrivateAddr
 	}
 	if c.leg != nil {
+		// The leg's counters run for the whole session; show this call's share.
 		m.Browser = c.leg.Counters()
+		m.Browser.FromBrowser -= min(m.Browser.FromBrowser, c.legBase.FromBrowser)
+		m.Browser.FromBrowserBad -= min(m.Browser.FromBrowserBad, c.legBase.FromBrowserBad)
+		m.Browser.ToBrowser -= min(m.Browser.ToBrowser, c.legBase.ToBrowser)
 	}
+	m.AgentHold = c.held
 	if c.uplinkStat != nil {
 		s := c.uplinkStat()
 		m.Uplink = &s

@@ -150,7 +150,7 @@ func Diagnose(in Input) Report {
 		since = in.Now.Sub(c.StartedAt)
 	}
 	expect := mediaStarted && since >= Grace && c.State != bridge.StateEnded
-	hold := m.Direction == "sendonly" || m.Direction == "inactive"
+	hold := m.AgentHold || m.Direction == "sendonly" || m.Direction == "inactive"
 
 	var up, down media.StreamSnapshot
 	if m.Uplink != nil {
@@ -173,7 +173,7 @@ func Diagnose(in Input) Report {
 		d := &dirs[i]
 		d.Flowing = flowing(d.LastAt, in.Now)
 		switch {
-		case !expect || (hold && (d.Name == TrunkToBridge || d.Name == BridgeToBrowser)):
+		case !expect || hold:
 			d.Status = "idle"
 			if d.Flowing {
 				d.Status = "ok"
@@ -191,7 +191,12 @@ func Diagnose(in Input) Report {
 	r.Directions = dirs
 	add := func(f Finding) { r.Findings = append(r.Findings, f) }
 
-	if hold {
+	switch {
+	case m.AgentHold:
+		add(Finding{ID: "S10", Severity: Info,
+			Message: "The agent put the call on hold: neither side's audio is forwarded.",
+			Fix:     "Nothing to fix; audio resumes when the agent resumes the call."})
+	case hold:
 		add(Finding{ID: "S10", Severity: Info, Direction: TrunkToBridge,
 			Message: fmt.Sprintf("The far end put the call on hold (a=%s): one-way or no audio is expected.", m.Direction),
 			Fix:     "Nothing to fix; audio resumes when the far end takes the call off hold."})
@@ -211,8 +216,8 @@ func Diagnose(in Input) Report {
 			Message: fmt.Sprintf("%d packets from the trunk carried a payload type that was not negotiated.", m.OtherPT),
 			Fix:     "The carrier ignores the SDP answer (e.g. sends PCMA when PCMU was agreed). Align sip.codecs with what the carrier sends."})
 	}
-	if expect {
-		diagnoseFlow(in, dirs, hold, add)
+	if expect && !hold {
+		diagnoseFlow(in, dirs, add)
 	}
 	lossPct := func(s media.StreamSnapshot) float64 {
 		if s.Packets == 0 || s.Lost <= 0 {
@@ -251,7 +256,8 @@ func lossFix(dir string) string {
 	return "The carrier's network path to the bridge. Compare with the carrier's RTCP reports; open a ticket with a capture."
 }
 
-func diagnoseFlow(in Input, d []Direction, hold bool, add func(Finding)) {
+// diagnoseFlow runs the flow rules; never while the call is on hold.
+func diagnoseFlow(in Input, d []Direction, add func(Finding)) {
 	b := in.Browser
 	fresh := b != nil && in.Now.Sub(b.Received) < 15*time.Second
 	// ① browser → bridge
@@ -281,7 +287,7 @@ func diagnoseFlow(in Input, d []Direction, hold bool, add func(Finding)) {
 			Fix:     "A bridge fault (pipeline or RTP socket): collect the bridge's log for this call id and report it."})
 	}
 	// ③ trunk → bridge
-	if !hold {
+	{
 		switch d[2].Status {
 		case "no packets":
 			f := Finding{ID: "S1", Severity: Critical, Direction: TrunkToBridge,
@@ -299,17 +305,17 @@ func diagnoseFlow(in Input, d []Direction, hold bool, add func(Finding)) {
 		}
 	}
 	// ④ bridge → browser
-	if !hold && d[2].Status == "ok" && d[3].Status != "ok" {
+	if d[2].Status == "ok" && d[3].Status != "ok" {
 		add(Finding{ID: "W7", Severity: Critical, Direction: BridgeToBrowser,
 			Message: "The trunk's audio reaches the bridge but is not sent on to the browser.",
 			Fix:     "The browser's peer connection is down (see the widget's status) or a bridge fault: collect the bridge's log for this call id."})
 	}
-	if !hold && fresh && d[3].Status == "ok" && b.Inbound.PacketsReceived == 0 {
+	if fresh && d[3].Status == "ok" && b.Inbound.PacketsReceived == 0 {
 		add(Finding{ID: "W7", Severity: Critical, Direction: BridgeToBrowser,
 			Message: "The bridge sends audio to the browser, but the browser reports receiving none.",
 			Fix:     "UDP from the bridge to the agent is blocked: use TURN (webrtc.ice_servers)."})
 	}
-	if !hold && fresh && d[3].Status == "ok" && b.Inbound.PacketsReceived > 0 && b.Inbound.AudioLevel == 0 && b.Inbound.TotalAudioEnergy == 0 {
+	if fresh && d[3].Status == "ok" && b.Inbound.PacketsReceived > 0 && b.Inbound.AudioLevel == 0 && b.Inbound.TotalAudioEnergy == 0 {
 		add(Finding{ID: "W8", Severity: Warning, Direction: BridgeToBrowser,
 			Message: "The browser receives audio but plays nothing.",
 			Fix:     "The speaker output: check the widget's output device choice and the OS volume; a tab that never had a user gesture may be blocked from playing."})

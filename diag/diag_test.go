@@ -72,6 +72,11 @@ func TestDiagnose(t *testing.T) {
 			c.Media.Direction = "sendonly"
 			c.Media.Downlink.LastPacketAt = now.Add(-8 * time.Second)
 		}, []string{"S10"}, "The call is on hold.", [4]string{"ok", "ok", "idle", "ok"}},
+		{"agent hold", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.AgentHold = true
+			c.Media.SentToTrunk = 0
+			c.Media.Browser.LastToBrowserAt = now.Add(-5 * time.Second)
+		}, []string{"S10"}, "The call is on hold.", [4]string{"ok", "idle", "ok", "idle"}},
 		{"private sdp and hijack attempts", func(c *bridge.CallInfo, _ **BrowserReport) {
 			c.Media.PrivateSDP, c.Media.SDPAddr, c.Media.ForeignRTP = true, "10.0.0.5:4000", 12
 		}, []string{"S2", "S3"}, "Audio flows both ways.", [4]string{"ok", "ok", "ok", "ok"}},
