@@ -172,11 +172,11 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 			Address: sip.Uri{Scheme: "sip", User: "callbridge", Host: b.sigHost, Port: port},
 		},
 	}
-	b.server.OnBye(b.onBye)
+	b.server.OnBye(b.inDialog((*Call).remoteBye)) // RFC 3261 §15.1.2
 	b.server.OnAck(b.onAck)
 	b.server.OnOptions(b.onOptions)
-	b.server.OnUpdate(b.onUpdate)
-	b.server.OnInfo(b.onInfo)
+	b.server.OnUpdate(b.inDialog((*Call).update)) // RFC 3311: refresh or new media
+	b.server.OnInfo(b.inDialog((*Call).info))     // RFC 6086: DTMF relay
 	b.server.OnInvite(b.onInvite)
 	b.server.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
@@ -405,16 +405,6 @@ func (b *Bridge) callBySIP(req *sip.Request) *Call {
 	return b.bySIPID[id.Value()]
 }
 
-// onBye handles a BYE from the trunk (RFC 3261 §15.1.2).
-func (b *Bridge) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	c := b.callBySIP(req)
-	if c == nil {
-		respond481(req, tx)
-		return
-	}
-	c.remoteBye(req, tx)
-}
-
 // onInvite answers re-INVITEs within a call's dialog; new calls from the
 // trunk are not accepted (outbound only).
 func (b *Bridge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
@@ -423,7 +413,7 @@ func (b *Bridge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			c.reinvite(req, tx)
 			return
 		}
-		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		respond481(req, tx)
 		return
 	}
 	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Inbound calls not accepted", nil))
@@ -445,6 +435,19 @@ func (b *Bridge) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 // allowHeader lists the methods the bridge handles.
 const allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"
 
+// inDialog routes a request to the call whose dialog it belongs to, or
+// answers 481 (RFC 3261 §12.2.2).
+func (b *Bridge) inDialog(handle func(*Call, *sip.Request, sip.ServerTransaction)) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		c := b.callBySIP(req)
+		if c == nil {
+			respond481(req, tx)
+			return
+		}
+		handle(c, req, tx)
+	}
+}
+
 func respond481(req *sip.Request, tx sip.ServerTransaction) {
 	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 }
@@ -455,26 +458,6 @@ func (b *Bridge) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	if c := b.callBySIP(req); c != nil && len(req.Body()) > 0 {
 		c.ackAnswer(req)
 	}
-}
-
-// onUpdate handles UPDATE (RFC 3311): a session refresh or new media.
-func (b *Bridge) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
-	c := b.callBySIP(req)
-	if c == nil {
-		respond481(req, tx)
-		return
-	}
-	c.update(req, tx)
-}
-
-// onInfo handles INFO (RFC 6086): DTMF relay from the trunk.
-func (b *Bridge) onInfo(req *sip.Request, tx sip.ServerTransaction) {
-	c := b.callBySIP(req)
-	if c == nil {
-		respond481(req, tx)
-		return
-	}
-	c.info(req, tx)
 }
 
 // Shutdown stops accepting calls and ends every call in progress with
