@@ -158,10 +158,16 @@ func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 	b, err := bridge.New(cfg, bridge.WithLogger(log.With("side", "bridge")), bridge.WithEvents(sender))
 	require.NoError(t, err)
 	go func() { _ = b.ServeSIP(sipConn) }()
-	api, err := signaling.NewAPI(cfg.WebRTC, log, nil)
+	var udpMux net.PacketConn
+	if cfg.WebRTC.UDPPort != 0 {
+		udpMux, err = net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", cfg.WebRTC.UDPPort))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = udpMux.Close() })
+	}
+	api, err := signaling.NewAPI(cfg.WebRTC, log, udpMux)
 	require.NoError(t, err)
 	sig := signaling.Handler(signaling.Options{Bridge: b, API: api, Logger: log.With("side", "signaling"),
-		AllowedOrigins: cfg.HTTP.AllowedOrigins, HelloTimeout: 500 * time.Millisecond, ResumeGrace: 500 * time.Millisecond})
+		AllowedOrigins: cfg.HTTP.AllowedOrigins, ICEServers: cfg.WebRTC.ICEServers, HelloTimeout: 500 * time.Millisecond, ResumeGrace: 500 * time.Millisecond})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/ws", sig)
 	srv := httptest.NewServer(mux)
@@ -420,4 +426,46 @@ func TestSeveralCallsOnOneSession(t *testing.T) {
 		end := states(t, c, "ended")
 		require.Equal(t, "ended", end[len(end)-1].State)
 	}
+}
+
+// webrtc.udp_port: every session's ICE on one UDP port (UDP mux).
+func TestCallOverOneUDPPort(t *testing.T) {
+	probe, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := probe.LocalAddr().(*net.UDPAddr).Port
+	require.NoError(t, probe.Close())
+	e := newEnv(t, func(c *config.Config) { c.WebRTC.UDPPort = port })
+	var clients []*sigclient.Client
+	for i := 0; i < 2; i++ {
+		c := e.client(t)
+		clients = append(clients, c)
+		cands := c.RemoteCandidates()
+		require.NotEmpty(t, cands, "session %d", i)
+		for _, cand := range cands {
+			assert.Contains(t, cand, fmt.Sprintf(" %d typ host", port), "session %d", i)
+		}
+	}
+	c := clients[1]
+	require.NoError(t, c.Send(map[string]any{"type": "call", "request_id": "mux", "to": "+15550100002"}))
+	ss := states(t, c, "answered")
+	require.Equal(t, "answered", ss[len(ss)-1].State)
+	c.ResetReceived()
+	time.Sleep(1200 * time.Millisecond)
+	pcm, _, _ := c.Received()
+	require.Greater(t, len(pcm), 4000)
+	assert.Greater(t, mediatest.ToneAmplitude(pcm[len(pcm)-4000:], 8000, trunkTone), 0.1)
+}
+
+// ready hands the configured STUN/TURN servers to the client.
+func TestReadyHandsOutICEServers(t *testing.T) {
+	servers := []config.ICEServer{{URLs: []string{"turn:turn.example.com:3478?transport=udp"}, Username: "u", Credential: "p"}}
+	e := newEnv(t, func(c *config.Config) { c.WebRTC.ICEServers = servers })
+	ctx := ctxT(t, 5*time.Second)
+	c, err := sigclient.Dial(ctx, e.wsURL, e.token(t), sigclient.Options{})
+	require.NoError(t, err)
+	defer c.Close()
+	require.Len(t, c.Ready.ICEServers, 1)
+	var got config.ICEServer
+	require.NoError(t, json.Unmarshal(c.Ready.ICEServers[0], &got))
+	assert.Equal(t, servers[0], got)
 }

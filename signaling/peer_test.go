@@ -76,3 +76,29 @@ func FuzzHandleOffer(f *testing.F) {
 		_, _ = p.HandleOffer(sdp) // must not panic
 	})
 }
+
+// webrtc.nat_1to1_ips: host candidates carry the public address. The
+// offer has no candidates of its own, so no check is sent anywhere.
+func TestNAT1To1Candidates(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	api, err := NewAPI(config.WebRTC{ICEInterfaces: []string{"127.0.0.1"}, NAT1To1IPs: []string{"192.0.2.10"}}, log, nil)
+	require.NoError(t, err)
+	cands := make(chan *webrtc.ICECandidateInit, 8)
+	p, err := newPeer(api, log, func(c *webrtc.ICECandidateInit) { cands <- c })
+	require.NoError(t, err)
+	defer p.Close()
+	_, err = p.HandleOffer(chromiumOffer)
+	require.NoError(t, err)
+	var got []string
+	for c := range cands {
+		if c == nil {
+			break
+		}
+		got = append(got, c.Candidate)
+	}
+	require.NotEmpty(t, got)
+	for _, c := range got {
+		assert.Contains(t, c, " 192.0.2.10 ")
+		assert.NotContains(t, c, "127.0.0.1")
+	}
+}

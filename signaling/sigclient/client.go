@@ -82,16 +82,17 @@ type Client struct {
 	pc    *webrtc.PeerConnection
 	track *webrtc.TrackLocalStaticRTP
 
-	mu         sync.Mutex
-	received   []int16 // decoded downlink audio at 8 kHz; guarded by mu
-	recvCodec  string  // guarded by mu
-	recvPkts   int     // guarded by mu
-	answerSDP  string  // guarded by mu
-	connected  chan struct{}
-	connOnce   sync.Once
-	seq        uint16
-	ts         uint32
-	sendPaused bool // guarded by mu
+	mu          sync.Mutex
+	received    []int16  // decoded downlink audio at 8 kHz; guarded by mu
+	recvCodec   string   // guarded by mu
+	recvPkts    int      // guarded by mu
+	answerSDP   string   // guarded by mu
+	remoteCands []string // the bridge's trickled candidates; guarded by mu
+	connected   chan struct{}
+	connOnce    sync.Once
+	seq         uint16
+	ts          uint32
+	sendPaused  bool // guarded by mu
 }
 
 // Dial opens the WebSocket at url (ws://host/v1/ws) and sends hello. It
@@ -299,6 +300,13 @@ func (c *Client) Connect(ctx context.Context) error {
 	}
 }
 
+// RemoteCandidates are the ICE candidates the bridge trickled.
+func (c *Client) RemoteCandidates() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.remoteCands...)
+}
+
 // AnswerSDP is the bridge's answer to the last offer.
 func (c *Client) AnswerSDP() string {
 	c.mu.Lock()
@@ -313,6 +321,9 @@ func (c *Client) onCandidate(data []byte) {
 	if json.Unmarshal(data, &m) != nil || m.Candidate == nil || c.pc == nil {
 		return
 	}
+	c.mu.Lock()
+	c.remoteCands = append(c.remoteCands, m.Candidate.Candidate)
+	c.mu.Unlock()
 	_ = c.pc.AddICECandidate(*m.Candidate)
 }
 
