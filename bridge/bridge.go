@@ -382,6 +382,7 @@ func (b *Bridge) Recent() []CallInfo {
 
 func (b *Bridge) forget(c *Call) {
 	info := c.Info()
+	b.metrics.observeEnd(info)
 	b.mu.Lock()
 	b.recent = append(b.recent, info)
 	if len(b.recent) > recentKept {

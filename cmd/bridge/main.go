@@ -230,6 +230,10 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		Logger:         log.With("component", "signaling"),
 	})
 
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "callbridge", Name: "sessions_active", Help: "Signaling sessions (browsers) connected or waiting to resume.",
+	}, func() float64 { return float64(len(sig.Sessions())) }))
+
 	httpMux := http.NewServeMux()
 	httpMux.Handle("GET /v1/ws", sig)
 	httpMux.Handle("GET "+web.SoftphonePath, web.Softphone())
