@@ -161,8 +161,15 @@ func (m *media) sendLoop(ctx context.Context) {
 			if send {
 				m.writeFrame(&hdr, pcm[:], buf)
 				hdr.Marker = false
+				// The sequence number counts packets sent (RFC 3550 §5.1):
+				// a receiver takes a gap in it for loss, so it must not
+				// move while nothing is sent (hold, recvonly).
+				hdr.SequenceNumber++
+			} else {
+				// Sending resumes with a new talkspurt (RFC 3551 §4.1).
+				hdr.Marker = true
 			}
-			hdr.SequenceNumber++
+			// The timestamp follows the sampling clock, sent or not.
 			hdr.Timestamp += frameSamples
 		}
 	}
