@@ -327,7 +327,7 @@ func (c *Call) setupMedia(rm remoteMedia) error {
 	defer c.mu.Unlock()
 	if c.downlink != nil {
 		if rm.Addr != c.remote.Addr {
-			c.rtp.relatch(rm.Addr)
+			c.rtp.relatch(rm.Addr, !rm.PrivateAddr)
 		}
 		if rm.Codec == c.remote.Codec {
 			c.remote = rm
@@ -371,7 +371,7 @@ func (c *Call) setupMedia(rm remoteMedia) error {
 		rx := media.NewDTMFReceiver(8000, func(d rune, _ time.Duration) { c.deliverDigit(d) })
 		c.rtp.dtmf.Store(&handlerBox{rx})
 	}
-	c.rtp.setRemote(rm.Addr)
+	c.rtp.setRemote(rm.Addr, !rm.PrivateAddr)
 	c.rtp.setHandler(down)
 	c.leg.AttachUplink(up)
 	c.log.Info("media joined", "uplink", up.String(), "downlink", down.String(), "remote", rm.Addr.String())

@@ -59,8 +59,9 @@ type rtpSession struct {
 	conn *net.UDPConn
 	log  *slog.Logger
 
-	remote  atomic.Pointer[netip.AddrPort] // where RTP goes now
-	latched atomic.Bool
+	remote   atomic.Pointer[netip.AddrPort] // where RTP goes now
+	latched  atomic.Bool
+	expectIP atomic.Pointer[netip.Addr] // before latching, only RTP from this IP may latch; nil = any
 
 	audioPT  atomic.Uint32 // negotiated audio payload type
 	dtmfPT   atomic.Uint32 // negotiated telephone-event payload type, 0 = none
@@ -85,10 +86,23 @@ func (s *rtpSession) localAddr() netip.AddrPort {
 }
 
 // setRemote points RTP at the SDP address; a later SDP (200 after 183,
-// re-INVITE) may re-target before latching.
-func (s *rtpSession) setRemote(a netip.AddrPort) {
+// re-INVITE) may re-target before latching. strict limits the latch to
+// RTP from the SDP's IP: right for a public c= address, where only a NAT
+// may change the port; a private or loopback c= (the carrier behind NAT)
+// must latch to whatever address its RTP comes from.
+func (s *rtpSession) setRemote(a netip.AddrPort, strict bool) {
 	if !s.latched.Load() {
 		s.remote.Store(&a)
+		s.setExpect(a, strict)
+	}
+}
+
+func (s *rtpSession) setExpect(a netip.AddrPort, strict bool) {
+	if strict {
+		ip := a.Addr().Unmap()
+		s.expectIP.Store(&ip)
+	} else {
+		s.expectIP.Store(nil)
 	}
 }
 
@@ -150,6 +164,12 @@ func (s *rtpSession) readLoop() {
 			continue
 		}
 		if !s.latched.Load() {
+			// Latch once per call or re-INVITE (symmetric RTP, RFC 4961),
+			// and never to a stranger when the SDP named a public address.
+			if want := s.expectIP.Load(); want != nil && *want != src.Addr() {
+				s.foreign.Add(1)
+				continue
+			}
 			s.remote.Store(&src)
 			s.latched.Store(true)
 			s.log.Debug("rtp latched", "remote", src.String())
@@ -188,9 +208,10 @@ func (s *rtpSession) close() error { return s.conn.Close() }
 
 // relatch re-targets RTP to a new SDP address (a 200 whose SDP differs
 // from the 183's, or a re-INVITE) and allows one new latch.
-func (s *rtpSession) relatch(a netip.AddrPort) {
-	s.latched.Store(false)
+func (s *rtpSession) relatch(a netip.AddrPort, strict bool) {
+	s.setExpect(a, strict)
 	s.remote.Store(&a)
+	s.latched.Store(false)
 }
 
 func netipAddrPort(ip netip.Addr, port uint16) netip.AddrPort { return netip.AddrPortFrom(ip, port) }
