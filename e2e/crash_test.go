@@ -199,14 +199,20 @@ type crashRig struct {
 	bridge *harness.Bridge // the current run
 }
 
-func newCrashRig(t *testing.T, hooks *crashReceiver) *crashRig {
+// newCrashRig starts baresip (answering at once, or ringing until the
+// test ends when answer is false) and the bridge.
+func newCrashRig(t *testing.T, hooks *crashReceiver, answer bool) *crashRig {
 	t.Helper()
+	mode := "auto"
+	if !answer {
+		mode = "manual"
+	}
 	harness.BuildBridge(t) // before the peers start their timeouts
 	farPort := harness.FreeUDPPort(t)
 	far := harness.StartBaresip(t, harness.BaresipConfig{
 		SIPPort: farPort,
 		// The Request-URI user must match an account.
-		Accounts: []string{fmt.Sprintf("<sip:%s@127.0.0.1:%d>;regint=0;answermode=auto;audio_codecs=PCMU,PCMA", dialedE164, farPort)},
+		Accounts: []string{fmt.Sprintf("<sip:%s@127.0.0.1:%d>;regint=0;answermode=%s;audio_codecs=PCMU,PCMA", dialedE164, farPort, mode)},
 	})
 	dbPath := filepath.Join(t.TempDir(), "store", "bridge.db")
 	rtpLow := harness.FreeUDPRange(t, 40) &^ 1
@@ -338,42 +344,50 @@ func committedTypes(evs []store.Event) []string {
 	return out
 }
 
-// TestCrashMidCall: the bridge is killed while a call is answered. After
-// the restart the receiver must have every event committed before the kill,
-// in order, then a call.completed that says the bridge lost the call; the
-// record in the operator API says interrupted. In the second case the
-// receiver holds call.answered open, so that event is still in flight at
-// the kill and must be delivered after the restart before the completion.
+// TestCrashMidCall: the bridge is killed while a call is up. After the
+// restart the receiver must have every event committed before the kill, in
+// order, then a call.completed that says the bridge lost the call; the
+// record in the operator API says interrupted. In "answered in flight" the
+// receiver holds call.answered open, so that event is still being sent at
+// the kill and must be delivered after the restart, before the completion;
+// in "ringing" the far end has not answered yet.
 func TestCrashMidCall(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		hold string // the event type in flight at the kill, or holdNone
+		name   string
+		answer bool   // the far end answers; else the kill comes while it rings
+		hold   string // the event type in flight at the kill, or holdNone
 	}{
-		{name: "events delivered", hold: holdNone},
-		{name: "answered in flight", hold: webhook.TypeAnswered},
+		{name: "events delivered", answer: true, hold: holdNone},
+		{name: "answered in flight", answer: true, hold: webhook.TypeAnswered},
+		{name: "ringing", answer: false, hold: holdNone},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hooks := newCrashReceiver(t, tc.hold)
-			rig := newCrashRig(t, hooks)
+			rig := newCrashRig(t, hooks, tc.answer)
 			c := connectClient(t, rig.bridge.WSURL(), seatToken(t))
 
-			callID, states := call(t, c, dialed, "answered", map[string]any{"contact_id": "c-crash"})
-			require.Equal(t, "answered", states[len(states)-1].State, "states: %v", stateNames(states))
-			// call_state answered goes to the agent just before call.answered
-			// is committed; the test kills after the commit.
-			rig.waitCommitted(t, callID, webhook.TypeAnswered)
+			last := webhook.TypeAnswered
+			want := "answered"
+			if !tc.answer {
+				last, want = webhook.TypeRinging, "ringing"
+			}
+			callID, states := call(t, c, dialed, want, map[string]any{"contact_id": "c-crash"})
+			require.Equal(t, want, states[len(states)-1].State, "states: %v", stateNames(states))
+			// The agent gets call_state just before the event is committed;
+			// the test kills after the commit.
+			rig.waitCommitted(t, callID, last)
 			if tc.hold != holdNone {
 				waitUntil(t, crashWait, func() bool { _, n, _ := hooks.snapshot(); return n == 1 },
 					func() string { return fmt.Sprintf("%s in flight: %v", tc.hold, attemptLines(hooks)) })
 			}
-			time.Sleep(500 * time.Millisecond) // media up both ways
+			time.Sleep(500 * time.Millisecond) // media up both ways, or ringing a while
 
 			committed, rec := rig.kill(t, callID)
 			assert.False(t, rec.Final, "the record of a call up at the kill is not final")
 			types := committedTypes(committed)
 			require.NotEmpty(t, types)
 			assert.Equal(t, webhook.TypeInitiated, types[0])
-			assert.Equal(t, webhook.TypeAnswered, types[len(types)-1])
+			assert.Equal(t, last, types[len(types)-1])
 			assert.Subset(t, []string{webhook.TypeInitiated, webhook.TypeRinging, webhook.TypeAnswered}, types)
 			if tc.hold != holdNone {
 				assert.Equal(t, store.StatePending, committed[len(committed)-1].State, "the held event was never acknowledged")
@@ -388,16 +402,23 @@ func TestCrashMidCall(t *testing.T) {
 			assert.Equal(t, webhook.StatusFailed, done["status"])
 			assert.Equal(t, true, done["interrupted"], "call.completed of %v", done)
 			assert.Equal(t, map[string]any{"contact_id": "c-crash"}, done["metadata"])
-			assert.NotNil(t, done["answered_at"], "the answer was recorded before the kill")
 			if h, ok := done["hangup"].(map[string]any); assert.True(t, ok, "hangup in %v", done) {
 				assert.Equal(t, "bridge", h["by"])
 				assert.EqualValues(t, webhook.InterruptedQ850, h["q850"])
 			}
-			answered, err := time.Parse(time.RFC3339Nano, fmt.Sprint(done["answered_at"]))
-			require.NoError(t, err, "answered_at %v", done["answered_at"])
+			started, err := time.Parse(time.RFC3339Nano, fmt.Sprint(done["started_at"]))
+			require.NoError(t, err, "started_at %v", done["started_at"])
 			ended, err := time.Parse(time.RFC3339Nano, fmt.Sprint(done["ended_at"]))
 			require.NoError(t, err, "ended_at %v", done["ended_at"])
-			assert.False(t, ended.Before(answered), "ended_at %s before answered_at %s", ended, answered)
+			assert.False(t, ended.Before(started), "ended_at %s before started_at %s", ended, started)
+			if tc.answer {
+				answered, err := time.Parse(time.RFC3339Nano, fmt.Sprint(done["answered_at"]))
+				require.NoError(t, err, "answered_at %v: the answer was recorded before the kill", done["answered_at"])
+				assert.False(t, ended.Before(answered), "ended_at %s before answered_at %s", ended, answered)
+			} else {
+				assert.Nil(t, done["answered_at"], "never answered")
+				assert.EqualValues(t, 0, done["duration_s"])
+			}
 
 			var record struct {
 				Record map[string]any `json:"record"`
@@ -420,7 +441,7 @@ func TestCrashMidCall(t *testing.T) {
 // kill cut off, and the call must not be reported as interrupted.
 func TestCrashMidDelivery(t *testing.T) {
 	hooks := newCrashReceiver(t, holdAll)
-	rig := newCrashRig(t, hooks)
+	rig := newCrashRig(t, hooks, true)
 	c := connectClient(t, rig.bridge.WSURL(), seatToken(t))
 
 	callID, states := call(t, c, dialed, "answered", nil)
