@@ -293,11 +293,13 @@ func (c *Call) onResponse(res *sip.Response) error {
 	return nil
 }
 
-// ringing emits ringing and its event once.
+// ringing emits ringing and its event once. Events are committed before
+// the agent is told, so a crash in between never leaves a state the agent
+// saw without its record.
 func (c *Call) ringing() {
 	if c.State() == StateDialing {
-		c.emit(StateRinging)
 		c.b.publish(c, eventRinging)
+		c.emit(StateRinging)
 	}
 }
 
@@ -306,18 +308,17 @@ func (c *Call) earlyMedia(res *sip.Response) {
 	rm, err := parseAnswer(res.Body(), c.b.codecs)
 	if err != nil {
 		c.log.Warn("early media SDP not usable", "error", err)
-		c.emit(StateRinging)
+		c.ringing()
 		return
 	}
 	if err := c.setupMedia(rm); err != nil {
 		c.log.Warn("early media not started", "error", err)
 		return
 	}
-	first := c.State() == StateDialing
-	c.emit(StateEarlyMedia)
-	if first {
+	if c.State() == StateDialing {
 		c.b.publish(c, eventRinging)
 	}
+	c.emit(StateEarlyMedia)
 }
 
 // setupMedia joins the legs on the trunk's SDP, or re-targets them when a
@@ -454,8 +455,8 @@ func (c *Call) answered(dialog *sipgo.DialogClientSession) error {
 		c.log.Info("session timer", "interval", st.interval, "refresher", st.refresher)
 	}
 	c.mu.Unlock()
-	c.emit(StateAnswered)
 	c.b.publish(c, eventAnswered)
+	c.emit(StateAnswered)
 	return nil
 }
 
