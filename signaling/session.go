@@ -28,14 +28,15 @@ type Session struct {
 	cancel context.CancelFunc
 
 	mu          sync.Mutex
-	auth        *bridge.SeatAuth       // guarded by mu
-	conn        *conn                  // current socket, nil while detached; guarded by mu
-	peer        *Peer                  // guarded by mu
-	calls       map[string]bool        // ids of this session's live calls; guarded by mu
-	backlog     [][]byte               // messages queued while detached; guarded by mu
-	grace       *time.Timer            // runs while detached; guarded by mu
-	terminated  bool                   // guarded by mu
-	clientStats map[string]ClientStats // latest browser getStats per call; guarded by mu
+	auth        *bridge.SeatAuth          // guarded by mu
+	conn        *conn                     // current socket, nil while detached; guarded by mu
+	peer        *Peer                     // guarded by mu
+	calls       map[string]bool           // ids of this session's live calls; guarded by mu
+	backlog     [][]byte                  // messages queued while detached; guarded by mu
+	grace       *time.Timer               // runs while detached; guarded by mu
+	terminated  bool                      // guarded by mu
+	clientStats map[string]ClientStats    // latest browser getStats per call; guarded by mu
+	earlyCands  []webrtc.ICECandidateInit // trickled before the first offer; guarded by mu
 }
 
 // ClientStats is the browser's own view of a call, uploaded by the widget.
@@ -45,6 +46,10 @@ type ClientStats struct {
 }
 
 const maxBacklog = 256
+
+// maxEarlyCandidates bounds the candidates kept when they arrive before
+// the offer they belong to.
+const maxEarlyCandidates = 32
 
 func (s *Session) attach(c *conn) {
 	s.mu.Lock()
@@ -243,16 +248,21 @@ func (s *Session) handleOffer(msg Inbound) {
 		return
 	}
 	s.send(SDPMessage{Type: TypeAnswer, SDP: answer})
+	s.mu.Lock()
+	early := s.earlyCands
+	s.earlyCands = nil
+	s.mu.Unlock()
+	for i := range early {
+		if err := peer.AddCandidate(&early[i]); err != nil {
+			s.sendError("", "", CodeBadRequest, "candidate refused: "+err.Error())
+		}
+	}
 }
 
 func (s *Session) handleCandidate(msg Inbound) {
 	s.mu.Lock()
 	peer := s.peer
 	s.mu.Unlock()
-	if peer == nil {
-		s.sendError("", "", CodeBadRequest, "candidate before offer")
-		return
-	}
 	raw := bytes.TrimSpace(msg.Candidate)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return // end-of-candidates
@@ -260,6 +270,18 @@ func (s *Session) handleCandidate(msg Inbound) {
 	var c webrtc.ICECandidateInit
 	if err := json.Unmarshal(raw, &c); err != nil {
 		s.sendError("", "", CodeBadRequest, "candidate is not an RTCIceCandidateInit: "+err.Error())
+		return
+	}
+	if peer == nil {
+		// Trickled ahead of its offer: keep it for when the offer comes.
+		s.mu.Lock()
+		if len(s.earlyCands) < maxEarlyCandidates {
+			s.earlyCands = append(s.earlyCands, c)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		s.sendError("", "", CodeBadRequest, "too many candidates before the offer")
 		return
 	}
 	if err := peer.AddCandidate(&c); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -128,4 +129,37 @@ func TestTransport(t *testing.T) {
 	c, err := sigclient.Dial(context.Background(), e.wsURL, e.token(t), sigclient.Options{})
 	require.NoError(t, err)
 	c.Close()
+}
+
+// A candidate trickled ahead of its offer is kept for the offer, not refused.
+func TestCandidateBeforeOffer(t *testing.T) {
+	e := newEnv(t, nil)
+	ws, _, err := dialRaw(t, e.wsURL, "")
+	require.NoError(t, err)
+	require.NoError(t, ws.WriteJSON(map[string]any{"type": "hello", "token": e.token(t)}))
+	var ready map[string]any
+	require.NoError(t, ws.ReadJSON(&ready))
+	require.Equal(t, "ready", ready["type"])
+
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	require.NoError(t, err)
+	defer pc.Close()
+	_, err = pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio)
+	require.NoError(t, err)
+	offer, err := pc.CreateOffer(nil)
+	require.NoError(t, err)
+
+	require.NoError(t, ws.WriteJSON(map[string]any{"type": "candidate", "candidate": map[string]any{
+		"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host", "sdpMid": "0", "sdpMLineIndex": 0}}))
+	require.NoError(t, ws.WriteJSON(map[string]any{"type": "offer", "sdp": offer.SDP}))
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		var m map[string]any
+		require.NoError(t, ws.ReadJSON(&m))
+		if m["type"] == "candidate" {
+			continue
+		}
+		require.Equal(t, "answer", m["type"], "got %v", m)
+		return
+	}
 }

@@ -53,6 +53,7 @@ type UAS struct {
 	mu       sync.Mutex
 	requests []*sip.Request                        // everything received, in order; guarded by mu
 	dialogs  map[string]*sipgo.DialogServerSession // by Call-ID; guarded by mu
+	acked    map[string]chan struct{}              // closed when the dialog's ACK arrived; guarded by mu
 	invites  int                                   // INVITEs outside a dialog; guarded by mu
 }
 
@@ -77,13 +78,22 @@ func Start(t testing.TB, script Script) *UAS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &UAS{t: t, Addr: addr.String(), script: script, ua: ua, srv: srv, dialogs: map[string]*sipgo.DialogServerSession{},
+	u := &UAS{t: t, Addr: addr.String(), script: script, ua: ua, srv: srv, dialogs: map[string]*sipgo.DialogServerSession{}, acked: map[string]chan struct{}{},
 		dua: &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "uas", Host: "127.0.0.1", Port: addr.Port}}}}
 	srv.OnInvite(u.onInvite)
 	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
 		u.record(req)
 		if d := u.dialog(req); d != nil {
 			_ = d.ReadAck(req, tx)
+			u.mu.Lock()
+			if ch, ok := u.acked[req.CallID().Value()]; ok {
+				select {
+				case <-ch:
+				default:
+					close(ch)
+				}
+			}
+			u.mu.Unlock()
 		}
 	})
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
@@ -162,6 +172,7 @@ func (u *UAS) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	u.mu.Lock()
 	u.dialogs[req.CallID().Value()] = d
+	u.acked[req.CallID().Value()] = make(chan struct{})
 	u.mu.Unlock()
 	_ = d.Respond(180, "Ringing", nil)
 	if u.script.Final != 0 {
@@ -223,10 +234,16 @@ func (u *UAS) WaitRequests(method sip.RequestMethod, n int, timeout time.Duratio
 // returns the final response.
 func (u *UAS) Send(callID string, method sip.RequestMethod, contentType string, body []byte, hdrs ...sip.Header) (*sip.Response, error) {
 	u.mu.Lock()
-	d := u.dialogs[callID]
+	d, acked := u.dialogs[callID], u.acked[callID]
 	u.mu.Unlock()
 	if d == nil {
 		return nil, fmt.Errorf("siptest: no dialog %s", callID)
+	}
+	// The dialog is ours to use once the 200 is ACKed (RFC 3261 §13.3.1.4).
+	select {
+	case <-acked:
+	case <-time.After(5 * time.Second):
+		return nil, fmt.Errorf("siptest: no ACK for %s", callID)
 	}
 	req := sip.NewRequest(method, d.InviteRequest.Contact().Address)
 	for _, h := range hdrs {

@@ -248,7 +248,10 @@ func (c *Client) Connect(ctx context.Context) error {
 		return err
 	}
 	c.track = track
+	// Candidates gathered before the offer is on the wire wait for it.
+	offerSent := make(chan struct{})
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		<-offerSent
 		if cand == nil {
 			_ = c.Send(map[string]any{"type": "candidate", "candidate": nil})
 			return
@@ -268,7 +271,9 @@ func (c *Client) Connect(ctx context.Context) error {
 	if err := pc.SetLocalDescription(offer); err != nil {
 		return err
 	}
-	if err := c.Send(map[string]any{"type": "offer", "sdp": offer.SDP}); err != nil {
+	err = c.Send(map[string]any{"type": "offer", "sdp": offer.SDP})
+	close(offerSent)
+	if err != nil {
 		return err
 	}
 	msg, err := c.Next(ctx, "answer", "error")
