@@ -13,8 +13,12 @@ n=0
 
 extra_args() {
 	case "$1" in
-	uas_bye_from_far_end) echo "-set talk_ms 1000" ;;
-	uas_session_timer) echo "-set se 10" ;;
+	uas_bye_from_far_end) echo "-set talk_ms 1000 -set reason_cause 34" ;;
+	uas_session_timer) echo "-set se 10 -set allow INVITE,ACK,BYE,CANCEL,OPTIONS,UPDATE" ;;
+	uas_session_timer_no_refresh) echo "-set se 3" ;;
+	uas_422_min_se) echo "-set min_se 6" ;;
+	uas_183_then_200_new_sdp) echo "-set answer_port $(($2 + 1004))" ;;
+	uas_reinvite_hold_unhold) echo "-set hold_ms 2000 -set talk_ms 2000" ;;
 	esac
 }
 uac_args() {
@@ -29,7 +33,7 @@ for name in $names; do
 	uac_port=$((uas_port + 1))
 	n=$((n + 1))
 	# shellcheck disable=SC2046
-	sipp -sf "$name.xml" $(extra_args "$name") -i 127.0.0.1 -p "$uas_port" \
+	sipp -sf "$name.xml" $(extra_args "$name" "$uas_port") -i 127.0.0.1 -p "$uas_port" \
 		-mi 127.0.0.1 -mp $((uas_port + 1000)) -rtp_echo -m 1 -nostdin -timeout 40s \
 		-trace_err -error_file "$logs/$name.uas.err" -trace_msg -message_file "$logs/$name.uas.msg" \
 		>"$logs/$name.uas.out" 2>&1 &
