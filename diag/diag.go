@@ -15,6 +15,7 @@ package diag
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/callbridge/callbridge/bridge"
@@ -141,7 +142,7 @@ func level(s *media.StreamSnapshot) *float64 {
 func Diagnose(in Input) Report {
 	c := in.Call
 	m := c.Media
-	r := Report{CallID: c.CallID, State: c.State}
+	r := Report{CallID: c.CallID, State: c.State, Findings: []Finding{}}
 	mediaStarted := c.AnsweredAt != nil || c.State == bridge.StateEarlyMedia
 	var since time.Duration
 	if c.AnsweredAt != nil {
@@ -201,7 +202,7 @@ func Diagnose(in Input) Report {
 			Message: fmt.Sprintf("The far end put the call on hold (a=%s): one-way or no audio is expected.", m.Direction),
 			Fix:     "Nothing to fix; audio resumes when the far end takes the call off hold."})
 	}
-	if m.PrivateSDP {
+	if m.PrivateSDP && !loopback(m.SDPAddr) { // a trunk on this very host is not behind NAT
 		add(Finding{ID: "S2", Severity: Info, Direction: TrunkToBridge,
 			Message: fmt.Sprintf("The trunk's SDP gives a private or loopback address (%s); the bridge sends to wherever the trunk's RTP really comes from (symmetric RTP).", m.SDPAddr),
 			Fix:     "Usually harmless. If no RTP ever arrives, the carrier or its SBC is behind NAT without fixing its SDP: ask the carrier to enable NAT traversal."})
@@ -346,4 +347,9 @@ func verdict(r Report, expect bool) string {
 	default:
 		return "No audio in either direction."
 	}
+}
+
+func loopback(addrPort string) bool {
+	ap, err := netip.ParseAddrPort(addrPort)
+	return err == nil && ap.Addr().IsLoopback()
 }

@@ -29,7 +29,7 @@ func answered() bridge.CallInfo {
 }
 
 func ids(r Report) []string {
-	var out []string
+	var out []string // nil when there are none, to compare with the table
 	for _, f := range r.Findings {
 		out = append(out, f.ID)
 	}
