@@ -166,12 +166,13 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bridge: sip server: %w", err)
 	}
-	b.dialogUA = &sipgo.DialogUA{
-		Client: b.client,
-		ContactHDR: sip.ContactHeader{
-			Address: sip.Uri{Scheme: "sip", User: "callbridge", Host: b.sigHost, Port: port},
-		},
+	contact := sip.Uri{Scheme: "sip", User: "callbridge", Host: b.sigHost, Port: port, UriParams: sip.NewParams()}
+	if transport != "" && transport != "udp" {
+		// Without it the carrier reaches our Contact over UDP (RFC 3263
+		// §4.1), where a TCP or TLS listener never hears its BYE.
+		contact.UriParams.Add("transport", transport)
 	}
+	b.dialogUA = &sipgo.DialogUA{Client: b.client, ContactHDR: sip.ContactHeader{Address: contact}}
 	b.server.OnBye(b.inDialog((*Call).remoteBye)) // RFC 3261 §15.1.2
 	b.server.OnAck(b.onAck)
 	b.server.OnOptions(b.onOptions)

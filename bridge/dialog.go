@@ -120,6 +120,7 @@ func (c *Call) applyOffer(body []byte) ([]byte, int) {
 	c.mu.Lock()
 	c.remote.Direction = rm.Direction
 	codec := c.remote.Codec
+	c.applyGatesLocked()
 	c.mu.Unlock()
 	c.log.Info("media renegotiated", "direction", rm.Direction, "codec", codec.Name, "remote", rm.Addr.String())
 	local := c.rtp.localAddr()
@@ -162,6 +163,7 @@ func (c *Call) ackAnswer(req *sip.Request) {
 	}
 	c.mu.Lock()
 	c.remote.Direction = rm.Direction
+	c.applyGatesLocked()
 	c.mu.Unlock()
 }
 
@@ -391,12 +393,22 @@ func (c *Call) Hold(on bool) error {
 	c.mu.Lock()
 	c.localSDP = body
 	c.held = on
-	toBrowser, toTrunk := c.toBrowser, c.toTrunk
+	c.applyGatesLocked()
 	c.mu.Unlock()
-	if toBrowser != nil {
-		toBrowser.closed.Store(on)
-		toTrunk.closed.Store(on)
-	}
 	c.log.Info("hold", "on", on)
 	return nil
+}
+
+// applyGatesLocked opens or closes the exits of both pipelines from the
+// agent's hold and the trunk's SDP direction (RFC 3264 §6.1): nothing is
+// sent to the trunk when it offered sendonly or inactive (our answer said
+// recvonly or inactive), nothing reaches the browser when the stream is
+// inactive, and neither while the agent holds. c.mu must be held.
+func (c *Call) applyGatesLocked() {
+	if c.toBrowser == nil {
+		return
+	}
+	dir := c.remote.Direction
+	c.toTrunk.closed.Store(c.held || dir == "sendonly" || dir == "inactive")
+	c.toBrowser.closed.Store(c.held || dir == "inactive")
 }

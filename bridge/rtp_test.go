@@ -17,7 +17,7 @@ import (
 type countHandler struct{ n atomic.Int64 }
 
 func (c *countHandler) HandleRTP(*rtp.Header, []byte) error { c.n.Add(1); return nil }
-func (c *countHandler) String() string                     { return "count" }
+func (c *countHandler) String() string                      { return "count" }
 
 func newTestSession(t *testing.T) (*rtpSession, *countHandler, netip.AddrPort) {
 	t.Helper()
@@ -84,7 +84,9 @@ func TestLatchOnceWhenTheSDPAddressIsPrivate(t *testing.T) {
 	// A re-INVITE with a new address allows one new latch.
 	s.relatch(netip.MustParseAddrPort("10.0.0.6:4002"), false)
 	sendRTP(t, second, local, 3)
-	require.Eventually(t, func() bool { return s.latched.Load() && *s.remote.Load() == second.LocalAddr().(*net.UDPAddr).AddrPort() }, time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return s.latched.Load() && *s.remote.Load() == second.LocalAddr().(*net.UDPAddr).AddrPort()
+	}, time.Second, 5*time.Millisecond)
 	assert.Equal(t, int64(2), h.n.Load())
 }
 

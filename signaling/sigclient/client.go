@@ -400,8 +400,10 @@ func (c *Client) StreamOpus(ctx context.Context, packets [][]byte, frame time.Du
 		}
 		c.mu.Lock()
 		paused := c.sendPaused
-		c.seq++
-		c.ts += samples
+		c.ts += samples // media time runs on while muted (RFC 3550 §5.1)
+		if !paused {
+			c.seq++ // one per packet sent
+		}
 		seq, ts := c.seq, c.ts
 		c.mu.Unlock()
 		if paused {
