@@ -19,6 +19,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/config"
@@ -66,6 +67,9 @@ type Bridge struct {
 	tls       *tls.Config // SIP over TLS, nil when unused
 
 	probe trunkProbe
+
+	limMu    sync.Mutex
+	limiters map[string]*rate.Limiter // per seat, dialing.calls_per_minute; guarded by limMu
 
 	mu      sync.Mutex
 	calls   map[string]*Call // by call id; guarded by mu
@@ -278,6 +282,9 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (*Call, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidNumber, err)
 	}
+	if err := b.destinationAllowed(seat, to); err != nil {
+		return nil, err
+	}
 	from := req.From
 	if from == "" {
 		if len(req.Auth.CallerIDs) == 0 {
@@ -298,6 +305,10 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (*Call, error) 
 	if !b.trunkUp() {
 		st := b.Trunk()
 		return nil, fmt.Errorf("%w: no answer to OPTIONS since %s", ErrTrunkUnavailable, st.LastOK.Format(time.RFC3339))
+	}
+
+	if !b.rateAllow(seat.ID) {
+		return nil, fmt.Errorf("%w: %d a minute", ErrRateLimited, b.cfg.Dialing.CallsPerMinute)
 	}
 
 	wctx, cancel := context.WithTimeout(ctx, DefaultMediaWait)
@@ -516,4 +527,50 @@ func (b *Bridge) Drain(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// destinationAllowed applies dialing.blocked_prefixes and the seat's (or
+// dialing's) allowed countries to a normalized number.
+func (b *Bridge) destinationAllowed(seat *config.Seat, to string) error {
+	for _, p := range b.cfg.Dialing.BlockedPrefixes {
+		if strings.HasPrefix(to, p) {
+			return fmt.Errorf("%w: %s is in the blocked range %s", ErrDestinationNotAllow, to, p)
+		}
+	}
+	allowed := b.cfg.Dialing.AllowedCountries
+	if len(seat.AllowedCountries) > 0 {
+		allowed = seat.AllowedCountries
+	}
+	if len(allowed) == 0 {
+		return nil
+	}
+	region, err := phone.Region(to)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidNumber, err)
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(a, region) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s is in %s; the seat may call %s", ErrDestinationNotAllow, to, region, strings.Join(allowed, ", "))
+}
+
+// rateAllow takes one call from the seat's token bucket.
+func (b *Bridge) rateAllow(seat string) bool {
+	n := b.cfg.Dialing.CallsPerMinute
+	if n <= 0 {
+		return true
+	}
+	b.limMu.Lock()
+	defer b.limMu.Unlock()
+	if b.limiters == nil {
+		b.limiters = map[string]*rate.Limiter{}
+	}
+	l, ok := b.limiters[seat]
+	if !ok {
+		l = rate.NewLimiter(rate.Every(time.Minute/time.Duration(n)), n)
+		b.limiters[seat] = l
+	}
+	return l.Allow()
 }

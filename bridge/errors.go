@@ -21,6 +21,7 @@ var (
 	ErrCallerIDNotAllowed  = &Error{"caller_id_not_allowed", "that caller id is not provisioned to this seat"}
 	ErrDestinationNotAllow = &Error{"destination_not_allowed", "that destination may not be called"}
 	ErrTooManyCalls        = &Error{"too_many_calls", "the seat has reached its number of simultaneous calls"}
+	ErrRateLimited         = &Error{"rate_limited", "the seat places calls faster than dialing.calls_per_minute allows"}
 	ErrNoMedia             = &Error{"no_media", "no media connection was negotiated within 10 s"}
 	ErrUnknownCall         = &Error{"unknown_call", "no such call in this session"}
 	ErrUnauthorized        = &Error{"unauthorized", "the seat token was refused"}

@@ -16,6 +16,8 @@ type Config struct {
 	SIP SIP `yaml:"sip"`
 	// WebRTC is the browser side's ICE configuration.
 	WebRTC WebRTC `yaml:"webrtc"`
+	// Dialing limits where and how fast seats may call (toll-fraud guard).
+	Dialing Dialing `yaml:"dialing"`
 	// Seats are the agent positions; a token's sub must name one.
 	Seats []Seat `yaml:"seats"`
 	// Webhook is the call event postback.
@@ -131,6 +133,20 @@ type Seat struct {
 	WebhookURL string `yaml:"webhook_url" json:"webhook_url,omitempty"`
 	// MaxCalls is the number of simultaneous calls; default 1.
 	MaxCalls int `yaml:"max_calls" json:"max_calls"`
+	// AllowedCountries replaces dialing.allowed_countries for this seat.
+	AllowedCountries []string `yaml:"allowed_countries" json:"allowed_countries,omitempty"`
+}
+
+// Dialing limits the destinations and the call rate of every seat.
+type Dialing struct {
+	// AllowedCountries are the ISO 3166 regions that may be called, e.g.
+	// ["US", "CA"]; empty = any. A seat's allowed_countries replaces it.
+	AllowedCountries []string `yaml:"allowed_countries"`
+	// BlockedPrefixes are E.164 prefixes never dialed, e.g. premium-rate
+	// ranges ["+1900", "+44909"].
+	BlockedPrefixes []string `yaml:"blocked_prefixes"`
+	// CallsPerMinute limits each seat's new calls; 0 = unlimited.
+	CallsPerMinute int `yaml:"calls_per_minute"`
 }
 
 // Webhook is where call events are posted.

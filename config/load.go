@@ -65,6 +65,7 @@ var yamlTypeNames = strings.NewReplacer(
 	"type config.Webhook", "webhook",
 	"type config.Store", "store",
 	"type config.Log", "log",
+	"type config.Dialing", "dialing",
 	"field ", "unknown key ",
 )
 

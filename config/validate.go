@@ -58,6 +58,7 @@ func (c *Config) Validate() error {
 	c.validateSIP(&v)
 	c.validateWebRTC(&v)
 	c.validateSeats(&v)
+	c.validateDialing(&v)
 	c.validateWebhook(&v)
 	c.validateStore(&v)
 	c.validateLog(&v)
@@ -481,4 +482,28 @@ func parseRange(s string) (lo, hi int, err error) {
 		return 0, 0, fmt.Errorf("low port %d is above high port %d", lo, hi)
 	}
 	return lo, hi, nil
+}
+
+var e164Prefix = regexp.MustCompile(`^\+[0-9]{1,14}$`)
+
+func (c *Config) validateDialing(v *validator) {
+	checkCountries := func(key string, list []string) {
+		for i, cc := range list {
+			if !phonenumbers.GetSupportedRegions()[strings.ToUpper(cc)] {
+				v.add(fmt.Sprintf("%s[%d]", key, i), "%q is not an ISO 3166 region phone numbers know (e.g. \"US\", \"GB\")", cc)
+			}
+		}
+	}
+	checkCountries("dialing.allowed_countries", c.Dialing.AllowedCountries)
+	for i, p := range c.Dialing.BlockedPrefixes {
+		if !e164Prefix.MatchString(p) {
+			v.add(fmt.Sprintf("dialing.blocked_prefixes[%d]", i), "%q: want + and 1 to 14 digits, e.g. \"+1900\"", p)
+		}
+	}
+	if c.Dialing.CallsPerMinute < 0 {
+		v.add("dialing.calls_per_minute", "must be 0 (unlimited) or positive")
+	}
+	for i, s := range c.Seats {
+		checkCountries(fmt.Sprintf("seats[%d].allowed_countries", i), s.AllowedCountries)
+	}
 }

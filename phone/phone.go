@@ -130,3 +130,17 @@ func foreignChar(s string) (rune, bool) {
 	}
 	return 0, false
 }
+
+// Region returns the ISO 3166 region a normalized E.164 number belongs to
+// ("+18765550100" is "JM", not "US"), or the main region of its country
+// code when the number's range is unknown (fictional 555-01xx numbers).
+func Region(e164 string) (string, error) {
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidNumber, err)
+	}
+	if r := phonenumbers.GetRegionCodeForNumber(num); r != "" && r != "ZZ" && r != "001" {
+		return r, nil
+	}
+	return phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode())), nil
+}

@@ -106,3 +106,22 @@ func FuzzNormalize(f *testing.F) {
 		require.Equal(t, out, again)
 	})
 }
+
+func TestRegion(t *testing.T) {
+	for in, want := range map[string]string{
+		"+14155550100":  "US",
+		"+16135550100":  "CA",
+		"+18765551234":  "JM",
+		"+442071838750": "GB",
+		"+15550100001":  "US", // fictional range: the country code's main region
+		"+4930901820":   "DE",
+	} {
+		got, err := Region(in)
+		if err != nil || got != want {
+			t.Errorf("Region(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := Region("garbage"); err == nil {
+		t.Error("Region(garbage): no error")
+	}
+}

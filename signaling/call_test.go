@@ -469,3 +469,36 @@ func TestReadyHandsOutICEServers(t *testing.T) {
 	require.NoError(t, json.Unmarshal(c.Ready.ICEServers[0], &got))
 	assert.Equal(t, servers[0], got)
 }
+
+// dialing: blocked ranges, allowed countries and the per-seat call rate
+// refuse a call before any INVITE.
+func TestDialingRules(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Dialing.AllowedCountries = []string{"US"}
+		c.Dialing.BlockedPrefixes = []string{"+1900"}
+		c.Dialing.CallsPerMinute = 1
+	})
+	c := e.client(t)
+	for _, tc := range []struct{ to, code string }{
+		{"+1 900 555 0100", "destination_not_allowed"},
+		{"+44 20 7183 8750", "destination_not_allowed"},
+		{"+1 876 555 1234", "destination_not_allowed"}, // Jamaica shares +1
+	} {
+		require.NoError(t, c.Send(map[string]any{"type": "call", "request_id": tc.to, "to": tc.to}))
+		er, err := c.NextError(ctxT(t, 5*time.Second))
+		require.NoError(t, err)
+		assert.Equal(t, tc.code, er.Code, "%s: %s", tc.to, er.Message)
+		assert.Equal(t, tc.to, er.RequestID)
+	}
+	// One call a minute: the first goes through, the second is refused.
+	require.NoError(t, c.Send(map[string]any{"type": "call", "request_id": "ok", "to": "+15550100002"}))
+	ss := states(t, c, "answered")
+	require.Equal(t, "answered", ss[len(ss)-1].State)
+	require.NoError(t, c.Send(map[string]any{"type": "hangup", "call_id": ss[0].CallID}))
+	states(t, c, "ended")
+	require.NoError(t, c.Send(map[string]any{"type": "call", "request_id": "fast", "to": "+15550100002"}))
+	er, err := c.NextError(ctxT(t, 5*time.Second))
+	require.NoError(t, err)
+	assert.Equal(t, "rate_limited", er.Code)
+	assert.Len(t, e.trunk.Calls(), 1, "only the allowed call reached the trunk")
+}
