@@ -63,6 +63,8 @@ type Call struct {
 	legBase         LegCounters   // the browser leg's counters when this call joined it; guarded by mu
 	onDTMF          func(callID string, digit rune)
 
+	gotResponse atomic.Bool // any response to the INVITE arrived
+
 	sipCallID string // set before the INVITE is sent, read-only after
 	rtp       *rtpSession
 }
@@ -107,7 +109,17 @@ func (c *Call) State() string {
 }
 
 // Hangup ends the call on the agent's behalf: CANCEL before answer, BYE after.
-func (c *Call) Hangup() { c.end(ErrAgentHangup) }
+//
+// Before the trunk has answered the INVITE at all, CANCEL must wait for a
+// provisional response (RFC 3261 §9.1), which may take until Timer B; the
+// agent is told the call ended at once and the SIP side finishes behind.
+func (c *Call) Hangup() {
+	c.end(ErrAgentHangup)
+	if c.State() == StateDialing && !c.gotResponse.Load() {
+		c.setCause(Cause{SIPCode: 487, Q850: Q850NormalClearing, Reason: "Canceled by the agent", By: ByAgent})
+		c.emit(StateEnded)
+	}
+}
 
 // end cancels the call's context with cause; the first cause wins.
 func (c *Call) end(cause error) { c.cancel(cause) }
@@ -268,6 +280,7 @@ func (c *Call) invite(p inviteParams) (dialog *sipgo.DialogClientSession, ringCa
 		Password: c.seat.SIPPassword,
 		OnResponse: func(res *sip.Response) error {
 			answered.Store(true)
+			c.gotResponse.Store(true)
 			return c.onResponse(res)
 		},
 	})

@@ -297,3 +297,21 @@ func TestTrunkDownRefusesCallsFast(t *testing.T) {
 	_, err = b.Originate(context.Background(), bridge.CallRequest{Auth: &bridge.SeatAuth{Seat: seat, CallerIDs: seat.CallerIDs}, To: "+15550100001", Leg: &fakeLeg{}})
 	require.ErrorIs(t, err, bridge.ErrTrunkUnavailable)
 }
+
+// An agent who hangs up before the trunk said anything is told at once,
+// though the CANCEL itself must wait for a provisional response.
+func TestHangupBeforeAnyResponse(t *testing.T) {
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer dead.Close()
+	uas := &siptest.UAS{Addr: dead.LocalAddr().String()}
+	b := newBridge(t, uas, func(c *config.Config) { c.SIP.InviteTimeout = 30 * time.Second })
+	st := newStates()
+	c := place(t, b, st, nil)
+	st.wait(t, bridge.StateDialing, 5*time.Second)
+	c.Hangup()
+	end := st.wait(t, bridge.StateEnded, time.Second)
+	require.Equal(t, bridge.StateEnded, end.State)
+	assert.Equal(t, bridge.ByAgent, end.Cause.By)
+	assert.Equal(t, 487, end.Cause.SIPCode)
+}
