@@ -1,10 +1,18 @@
 // Package store is where call records (CDRs) and the webhook outbox live.
 //
-// Store is the interface; store/sqlite is the embedded implementation and
-// store/storetest the conformance tests any implementation (a future
-// Postgres one included) must pass. The store knows nothing of the event
-// format: records and bodies are opaque JSON/bytes, with the few fields it
-// filters and orders by copied into columns.
+// Store is the interface; store/sqlite is the embedded implementation,
+// store/postgres the one several bridge nodes share, and store/storetest
+// the conformance tests every implementation must pass. The store knows
+// nothing of the event format: records and bodies are opaque JSON/bytes,
+// with the few fields it filters and orders by copied into columns.
+//
+// Several nodes (bridge processes) may share one store. Each names itself
+// with a node id: a call belongs to the node that records it, which keeps
+// it fresh with TouchNode; a node takes over (AdoptCalls) only its own
+// calls from a previous run, calls nobody owns, and calls whose node has
+// stopped touching them. Deliveries are claimed with a lease (Claim), so
+// two nodes never attempt one event at once and a dead node's claims
+// lapse.
 package store
 
 import (
@@ -34,6 +42,8 @@ type Call struct {
 	// UpdatedAt is the last time the record was written or touched by a
 	// live bridge (see Touch); after a crash it bounds when the call died.
 	UpdatedAt time.Time
+	// Node is the id of the bridge node that owns the call; "" = none.
+	Node string
 }
 
 // Event is one outbox entry: an event and its delivery state.
@@ -62,6 +72,10 @@ type Event struct {
 	LastStatus    int
 	LastError     string
 	DeliveredAt   time.Time
+	// ClaimedBy is the node whose attempt is (or was last) in flight, and
+	// ClaimUntil when that claim lapses; both are cleared by RecordAttempt.
+	ClaimedBy  string
+	ClaimUntil time.Time
 }
 
 // Attempt is one delivery attempt of an event.
@@ -115,6 +129,21 @@ type Endpoint struct {
 	Reason     string
 }
 
+// Adoption selects the open calls a node takes over (AdoptCalls).
+type Adoption struct {
+	// Node is the adopting node; the calls become its own.
+	Node string
+	// Own takes the node's own calls and calls with no node: at start-up,
+	// those belong to a previous run of this node, which died with them.
+	Own bool
+	// StaleBefore takes the calls of any node not touched since then: their
+	// node stopped its heartbeat. Zero = none.
+	StaleBefore time.Time
+	// Now is written as the adopted calls' UpdatedAt, so that no other
+	// node adopts them again.
+	Now time.Time
+}
+
 // Page sizes.
 const (
 	DefaultLimit = 50
@@ -131,6 +160,14 @@ type Store interface {
 	Record(ctx context.Context, call Call, ev *Event) error
 	// Touch sets UpdatedAt = now on every non-final call.
 	Touch(ctx context.Context, now time.Time) error
+	// TouchNode sets UpdatedAt = now on the non-final calls of node: its
+	// heartbeat, which tells the other nodes it is alive.
+	TouchNode(ctx context.Context, node string, now time.Time) error
+	// AdoptCalls atomically makes the non-final calls that a selects
+	// node a.Node's, with UpdatedAt = a.Now, and returns them as they were
+	// before (their old Node and UpdatedAt). A call is adopted by one node
+	// only, however many try at once.
+	AdoptCalls(ctx context.Context, a Adoption) ([]Call, error)
 
 	GetCall(ctx context.Context, id string) (Call, error)
 	// ListCalls returns a page and the cursor of the next ("" at the end).
@@ -143,12 +180,22 @@ type Store interface {
 	Attempts(ctx context.Context, eventID string) ([]Attempt, error)
 
 	// Due returns up to limit events whose attempt is due at now, at most one
-	// per call: the call's earliest pending event, and only if it is due.
-	// Later events of a call wait for the earlier ones (per-call order).
+	// per call: the call's earliest pending event, and only if it is due and
+	// not claimed (ClaimUntil after now). Later events of a call wait for
+	// the earlier ones (per-call order).
 	Due(ctx context.Context, now time.Time, limit int) ([]Event, error)
-	// NextDue returns the earliest NextAttemptAt among pending events.
+	// Claim is Due for a delivering node: it atomically claims the events
+	// it returns for node until now+lease (ClaimedBy, ClaimUntil). Events
+	// claimed by another node are skipped until their claim lapses, and
+	// their calls' later events wait; node's own claims are taken again.
+	// Concurrent Claims never return the same event.
+	Claim(ctx context.Context, node string, now time.Time, lease time.Duration, limit int) ([]Event, error)
+	// NextDue returns the earliest time a call's earliest pending event
+	// becomes claimable: its NextAttemptAt, or its ClaimUntil if later.
+	// (Events behind another of their call's wait for it, not for a time.)
 	NextDue(ctx context.Context) (time.Time, bool, error)
-	// RecordAttempt appends a and applies upd to the event, atomically.
+	// RecordAttempt appends a and applies upd to the event, atomically,
+	// and clears the event's claim.
 	RecordAttempt(ctx context.Context, a Attempt, upd EventUpdate) error
 	// Requeue makes one event pending again, due at now, and restarts its
 	// retry schedule (RetryBase = Attempts).

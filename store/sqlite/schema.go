@@ -57,5 +57,12 @@ CREATE TABLE endpoints (
 	disabled_at INTEGER NOT NULL,
 	reason      TEXT NOT NULL
 );
+`,	// 2: several nodes on one store: each call's owner node, and the
+	// lease of an event's attempt in flight (claim_until 0 = unclaimed).
+	`
+ALTER TABLE calls ADD COLUMN node TEXT NOT NULL DEFAULT '';
+CREATE INDEX calls_open_by_node ON calls(node, updated_at) WHERE final = 0;
+ALTER TABLE events ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN claim_until INTEGER NOT NULL DEFAULT 0;
 `,
 }

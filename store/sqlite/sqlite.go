@@ -131,14 +131,14 @@ func (s *Store) Record(ctx context.Context, c store.Call, ev *store.Event) error
 			updated = time.Now()
 		}
 		_, err := tx.ExecContext(ctx, `
-INSERT INTO calls (id, seat, status, started_at, ended_at, final, record, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO calls (id, seat, status, started_at, ended_at, final, record, updated_at, node)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE SET
 	seat = excluded.seat, status = excluded.status, started_at = excluded.started_at,
 	ended_at = excluded.ended_at, final = excluded.final, record = excluded.record,
-	updated_at = excluded.updated_at
+	updated_at = excluded.updated_at, node = excluded.node
 WHERE calls.final = 0`,
-			c.ID, c.Seat, c.Status, ms(c.StartedAt), ms(c.EndedAt), b2i(c.Final), c.Record, ms(updated))
+			c.ID, c.Seat, c.Status, ms(c.StartedAt), ms(c.EndedAt), b2i(c.Final), c.Record, ms(updated), c.Node)
 		if err != nil {
 			return fmt.Errorf("sqlite: record call %s: %w", c.ID, err)
 		}
@@ -185,7 +185,57 @@ func (s *Store) Touch(ctx context.Context, now time.Time) error {
 	return err
 }
 
-const callCols = `id, seat, status, started_at, ended_at, final, record, updated_at`
+// TouchNode implements store.Store.
+func (s *Store) TouchNode(ctx context.Context, node string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE calls SET updated_at = ? WHERE final = 0 AND node = ?`, ms(now), node)
+	return err
+}
+
+// AdoptCalls implements store.Store.
+func (s *Store) AdoptCalls(ctx context.Context, a store.Adoption) ([]store.Call, error) {
+	if a.Node == "" {
+		return nil, fmt.Errorf("sqlite: adopt calls: empty node id")
+	}
+	stale := int64(-1)
+	if !a.StaleBefore.IsZero() {
+		stale = ms(a.StaleBefore)
+	}
+	var out []store.Call
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+callCols+` FROM calls
+WHERE final = 0 AND ((? AND node IN (?, '')) OR updated_at < ?)
+ORDER BY started_at, id`, a.Own, a.Node, stale)
+		if err != nil {
+			return err
+		}
+		var cs []store.Call
+		for rows.Next() {
+			c, err := scanCall(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			cs = append(cs, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if _, err := tx.ExecContext(ctx, `UPDATE calls SET node = ?, updated_at = ? WHERE id = ?`, a.Node, ms(a.Now), c.ID); err != nil {
+				return err
+			}
+		}
+		out = cs
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: adopt calls: %w", err)
+	}
+	return out, nil
+}
+
+const callCols = `id, seat, status, started_at, ended_at, final, record, updated_at, node`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -193,7 +243,7 @@ func scanCall(r scanner) (store.Call, error) {
 	var c store.Call
 	var started, ended, updated int64
 	var final int
-	err := r.Scan(&c.ID, &c.Seat, &c.Status, &started, &ended, &final, &c.Record, &updated)
+	err := r.Scan(&c.ID, &c.Seat, &c.Status, &started, &ended, &final, &c.Record, &updated, &c.Node)
 	c.StartedAt, c.EndedAt, c.UpdatedAt, c.Final = fromMS(started), fromMS(ended), fromMS(updated), final != 0
 	return c, err
 }
@@ -319,19 +369,27 @@ func (s *Store) OpenCalls(ctx context.Context) ([]store.Call, error) {
 	return out, rows.Err()
 }
 
-const eventCols = `seq, id, call_id, type, created_at, url, content_type, body, payload, state, attempts, retry_base, next_attempt_at, last_status, last_error, delivered_at`
+const eventCols = `seq, id, call_id, type, created_at, url, content_type, body, payload, state, attempts, retry_base, next_attempt_at, last_status, last_error, delivered_at, claimed_by, claim_until`
 
 func scanEvent(r scanner) (store.Event, error) {
 	var e store.Event
-	var created, next, delivered int64
+	var created, next, delivered, claim int64
 	err := r.Scan(&e.Seq, &e.ID, &e.CallID, &e.Type, &created, &e.URL, &e.ContentType, &e.Body, &e.Payload,
-		&e.State, &e.Attempts, &e.RetryBase, &next, &e.LastStatus, &e.LastError, &delivered)
-	e.CreatedAt, e.NextAttemptAt, e.DeliveredAt = fromMS(created), fromMS(next), fromMS(delivered)
+		&e.State, &e.Attempts, &e.RetryBase, &next, &e.LastStatus, &e.LastError, &delivered, &e.ClaimedBy, &claim)
+	e.CreatedAt, e.NextAttemptAt, e.DeliveredAt, e.ClaimUntil = fromMS(created), fromMS(next), fromMS(delivered), fromMS(claim)
 	return e, err
 }
 
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 func (s *Store) queryEvents(ctx context.Context, q string, args ...any) ([]store.Event, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	return queryEvents(ctx, s.db, q, args...)
+}
+
+func queryEvents(ctx context.Context, db querier, q string, args ...any) ([]store.Event, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -420,17 +478,56 @@ func (s *Store) Due(ctx context.Context, now time.Time, n int) ([]store.Event, e
 	if n <= 0 {
 		n = store.DefaultLimit
 	}
-	return s.queryEvents(ctx, `
-SELECT `+eventCols+` FROM events e
+	return s.queryEvents(ctx, dueQuery, ms(now), ms(now), "", n)
+}
+
+// dueQuery selects each call's earliest pending event if it is due (?1)
+// and unclaimed at ?2 or claimed by node ?3; at most ?4.
+const dueQuery = `
+SELECT ` + eventCols + ` FROM events e
 WHERE e.state = 'pending' AND e.next_attempt_at <= ?
+  AND (e.claim_until <= ? OR (e.claimed_by = ? AND e.claimed_by <> ''))
   AND e.seq = (SELECT MIN(seq) FROM events h WHERE h.call_id = e.call_id AND h.state = 'pending')
-ORDER BY e.next_attempt_at, e.seq LIMIT ?`, ms(now), n)
+ORDER BY e.next_attempt_at, e.seq LIMIT ?`
+
+// Claim implements store.Store. The write transaction (BEGIN IMMEDIATE)
+// serializes claims, also between processes sharing the file.
+func (s *Store) Claim(ctx context.Context, node string, now time.Time, lease time.Duration, n int) ([]store.Event, error) {
+	if node == "" {
+		return nil, fmt.Errorf("sqlite: claim: empty node id")
+	}
+	if n <= 0 {
+		n = store.DefaultLimit
+	}
+	var out []store.Event
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		evs, err := queryEvents(ctx, tx, dueQuery, ms(now), ms(now), node, n)
+		if err != nil {
+			return err
+		}
+		until := now.Add(lease)
+		for i := range evs {
+			if _, err := tx.ExecContext(ctx, `UPDATE events SET claimed_by = ?, claim_until = ? WHERE seq = ?`, node, ms(until), evs[i].Seq); err != nil {
+				return err
+			}
+			evs[i].ClaimedBy, evs[i].ClaimUntil = node, fromMS(ms(until))
+		}
+		out = evs
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	return out, nil
 }
 
 // NextDue implements store.Store.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var v sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt_at) FROM events WHERE state = 'pending'`).Scan(&v)
+	err := s.db.QueryRowContext(ctx, `
+SELECT MIN(MAX(e.next_attempt_at, e.claim_until)) FROM events e
+WHERE e.state = 'pending'
+  AND e.seq = (SELECT MIN(seq) FROM events h WHERE h.call_id = e.call_id AND h.state = 'pending')`).Scan(&v)
 	if err != nil || !v.Valid {
 		return time.Time{}, false, err
 	}
@@ -441,7 +538,8 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 func (s *Store) RecordAttempt(ctx context.Context, a store.Attempt, u store.EventUpdate) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `
-UPDATE events SET state = ?, attempts = ?, next_attempt_at = ?, last_status = ?, last_error = ?, delivered_at = ?
+UPDATE events SET state = ?, attempts = ?, next_attempt_at = ?, last_status = ?, last_error = ?, delivered_at = ?,
+	claimed_by = '', claim_until = 0
 WHERE id = ?`, u.State, u.Attempts, ms(u.NextAttemptAt), u.LastStatus, u.LastError, ms(u.DeliveredAt), a.EventID)
 		if err != nil {
 			return err

@@ -70,3 +70,14 @@ func TestOpenErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestConformanceShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "bridge.db")
+		a, err := Open(context.Background(), path)
+		require.NoError(t, err)
+		b, err := Open(context.Background(), path)
+		require.NoError(t, err)
+		return a, b
+	})
+}

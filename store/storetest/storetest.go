@@ -36,6 +36,9 @@ func Run(t *testing.T, open Opener) {
 		{"ListEvents", testListEvents},
 		{"Endpoints", testEndpoints},
 		{"ConcurrentRecord", testConcurrentRecord},
+		{"ClaimLease", testClaimLease},
+		{"AdoptCalls", testAdoptCalls},
+		{"ConcurrentClaims", testConcurrentClaims},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -395,4 +398,283 @@ func testConcurrentRecord(t *testing.T, s store.Store) {
 	evs, _, err := s.ListEvents(ctx, store.EventFilter{Limit: 100})
 	require.NoError(t, err)
 	assert.Len(t, evs, 40)
+}
+
+// SharedOpener returns two handles on one new, empty database, as two
+// bridge nodes would open it; RunShared closes them.
+type SharedOpener func(t *testing.T) (store.Store, store.Store)
+
+// RunShared runs the cases that need two handles on one database: what
+// two nodes do at once must not double-claim an event or double-adopt a
+// call.
+func RunShared(t *testing.T, open SharedOpener) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, a, b store.Store)
+	}{
+		{"ClaimsAcrossHandles", testClaimsAcrossHandles},
+		{"AdoptAcrossHandles", testAdoptAcrossHandles},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := open(t)
+			t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+			tt.fn(t, a, b)
+		})
+	}
+}
+
+func claimIDs(t *testing.T, s store.Store, node string, now time.Time) []string {
+	t.Helper()
+	evs, err := s.Claim(context.Background(), node, now, time.Minute, 10)
+	require.NoError(t, err)
+	out := []string{}
+	for _, e := range evs {
+		assert.Equal(t, node, e.ClaimedBy)
+		assert.True(t, e.ClaimUntil.Equal(now.Add(time.Minute)), "claimed until %v", e.ClaimUntil)
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+func testClaimLease(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	require.NoError(t, s.Record(ctx, call("c1", "a", "initiated", t0), event("c1-1", "c1", "call.initiated", t0)))
+	require.NoError(t, s.Record(ctx, call("c1", "a", "ringing", t0), event("c1-2", "c1", "call.ringing", t0)))
+	require.NoError(t, s.Record(ctx, call("c2", "a", "initiated", t0), event("c2-1", "c2", "call.initiated", t0)))
+
+	assert.Equal(t, []string{"c1-1", "c2-1"}, claimIDs(t, s, "node-a", t0))
+	e, err := s.GetEvent(ctx, "c1-1")
+	require.NoError(t, err)
+	assert.Equal(t, "node-a", e.ClaimedBy)
+	assert.True(t, e.ClaimUntil.Equal(t0.Add(time.Minute)))
+	assert.Equal(t, store.StatePending, e.State)
+
+	assert.Empty(t, claimIDs(t, s, "node-b", t0.Add(time.Second)), "claimed heads are skipped and block their calls")
+	assert.Empty(t, dueIDs(t, s, t0.Add(time.Second)), "Due skips claimed events too")
+	next, ok, err := s.NextDue(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.True(t, next.Equal(t0.Add(time.Minute)), "claimable again when the claims lapse, got %v", next)
+	assert.Equal(t, []string{"c1-1", "c2-1"}, claimIDs(t, s, "node-a", t0.Add(time.Second)), "a node takes its own claims again")
+
+	deliver(t, s, "c1-1", t0.Add(2*time.Second))
+	e, err = s.GetEvent(ctx, "c1-1")
+	require.NoError(t, err)
+	assert.Empty(t, e.ClaimedBy, "RecordAttempt clears the claim")
+	assert.True(t, e.ClaimUntil.IsZero())
+	assert.Equal(t, []string{"c1-2"}, claimIDs(t, s, "node-b", t0.Add(3*time.Second)), "c1's next event; c2-1 is still node-a's")
+
+	// node-a died: its claim on c2-1 lapses and node-b takes it over.
+	later := t0.Add(time.Minute + 2*time.Second)
+	assert.Equal(t, []string{"c2-1"}, claimIDs(t, s, "node-c", later))
+	require.NoError(t, s.RecordAttempt(ctx,
+		store.Attempt{EventID: "c2-1", N: 1, At: later, StatusCode: 503},
+		store.EventUpdate{State: store.StatePending, Attempts: 1, NextAttemptAt: later.Add(time.Hour), LastStatus: 503}))
+	next, ok, err = s.NextDue(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.True(t, next.Equal(t0.Add(time.Minute+3*time.Second)), "c1-2's claim by node-b lapses first, got %v", next)
+
+	_, err = s.Claim(ctx, "", t0, time.Minute, 10)
+	require.Error(t, err, "a claim needs a node id")
+}
+
+func testAdoptCalls(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	rec := func(id, node string, started, updated time.Time, final bool) {
+		t.Helper()
+		c := call(id, "a", "answered", started)
+		c.Node, c.UpdatedAt, c.Final = node, updated, final
+		require.NoError(t, s.Record(ctx, c, nil))
+	}
+	fresh := t0.Add(50 * time.Second)
+	rec("own", "node-a", t0, fresh, false)
+	rec("nobody", "", t0.Add(time.Second), fresh, false)
+	rec("other-fresh", "node-b", t0.Add(2*time.Second), fresh, false)
+	rec("other-stale", "node-c", t0.Add(3*time.Second), t0, false)
+	rec("other-done", "node-c", t0.Add(4*time.Second), t0, true)
+
+	c, err := s.GetCall(ctx, "other-fresh")
+	require.NoError(t, err)
+	assert.Equal(t, "node-b", c.Node)
+
+	ids := func(cs []store.Call) []string {
+		out := []string{}
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	// The heartbeat sweep: only calls whose node stopped touching them.
+	now := t0.Add(60 * time.Second)
+	got, err := s.AdoptCalls(ctx, store.Adoption{Node: "node-a", StaleBefore: t0.Add(30 * time.Second), Now: now})
+	require.NoError(t, err)
+	require.Equal(t, []string{"other-stale"}, ids(got))
+	assert.Equal(t, "node-c", got[0].Node, "returned as it was before")
+	assert.True(t, got[0].UpdatedAt.Equal(t0), "with the last heartbeat of the dead node")
+	c, err = s.GetCall(ctx, "other-stale")
+	require.NoError(t, err)
+	assert.Equal(t, "node-a", c.Node)
+	assert.True(t, c.UpdatedAt.Equal(now))
+	got, err = s.AdoptCalls(ctx, store.Adoption{Node: "node-b", StaleBefore: t0.Add(30 * time.Second), Now: now})
+	require.NoError(t, err)
+	assert.Empty(t, got, "an adopted call is fresh: nobody adopts it again")
+
+	// Start-up: the node's own calls and calls nobody owns.
+	got, err = s.AdoptCalls(ctx, store.Adoption{Node: "node-a", Own: true, Now: now})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"own", "nobody", "other-stale"}, ids(got))
+	got, err = s.AdoptCalls(ctx, store.Adoption{Node: "node-d", Own: true, Now: now})
+	require.NoError(t, err)
+	assert.Empty(t, got, "another live node's calls are not taken at start-up")
+
+	// TouchNode is one node's heartbeat.
+	beat := t0.Add(70 * time.Second)
+	require.NoError(t, s.TouchNode(ctx, "node-b", beat))
+	c, err = s.GetCall(ctx, "other-fresh")
+	require.NoError(t, err)
+	assert.True(t, c.UpdatedAt.Equal(beat))
+	c, err = s.GetCall(ctx, "own")
+	require.NoError(t, err)
+	assert.True(t, c.UpdatedAt.Equal(now), "other nodes' calls are not touched")
+	c, err = s.GetCall(ctx, "other-done")
+	require.NoError(t, err)
+	assert.True(t, c.UpdatedAt.Equal(t0), "final calls are not touched")
+
+	open, err := s.OpenCalls(ctx)
+	require.NoError(t, err)
+	nodes := map[string]string{}
+	for _, c := range open {
+		nodes[c.ID] = c.Node
+	}
+	assert.Equal(t, map[string]string{"own": "node-a", "nobody": "node-a", "other-fresh": "node-b", "other-stale": "node-a"}, nodes)
+
+	_, err = s.AdoptCalls(ctx, store.Adoption{Own: true, Now: now})
+	require.Error(t, err, "adoption needs a node id")
+}
+
+// claimRace has nodes claim and deliver concurrently, each node through
+// its own handle, and checks that no event is claimed while another claim
+// on it is live, that each is delivered once, and that each call's events
+// are claimed in order.
+func claimRace(t *testing.T, handles []store.Store) {
+	ctx := context.Background()
+	const calls, perCall = 12, 4
+	for c := range calls {
+		cid := fmt.Sprintf("c%02d", c)
+		for i := range perCall {
+			require.NoError(t, handles[0].Record(ctx, call(cid, "a", "x", t0), event(fmt.Sprintf("%s-%d", cid, i), cid, "call.ringing", t0)))
+		}
+	}
+	var mu sync.Mutex
+	inFlight := map[string]string{} // guarded by mu
+	delivered := map[string]int{}   // guarded by mu
+	order := map[string][]string{}  // guarded by mu
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for n, h := range handles {
+		for g := range 2 {
+			node := fmt.Sprintf("node-%d-%d", n, g)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					evs, err := h.Claim(ctx, node, t0, time.Hour, 3)
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					done := len(delivered) == calls*perCall
+					for _, e := range evs {
+						if other, ok := inFlight[e.ID]; ok {
+							errs <- fmt.Errorf("%s claimed by %s while %s holds it", e.ID, node, other)
+						}
+						inFlight[e.ID] = node
+						order[e.CallID] = append(order[e.CallID], e.ID)
+					}
+					mu.Unlock()
+					if done {
+						return
+					}
+					for _, e := range evs {
+						if err := h.RecordAttempt(ctx, store.Attempt{EventID: e.ID, N: 1, At: t0, StatusCode: 200},
+							store.EventUpdate{State: store.StateDelivered, Attempts: 1, LastStatus: 200, DeliveredAt: t0}); err != nil {
+							errs <- err
+							return
+						}
+						mu.Lock()
+						delete(inFlight, e.ID)
+						delivered[e.ID]++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Len(t, delivered, calls*perCall)
+	for id, n := range delivered {
+		assert.Equal(t, 1, n, "%s delivered %d times", id, n)
+	}
+	for c := range calls {
+		cid := fmt.Sprintf("c%02d", c)
+		want := make([]string, perCall)
+		for i := range want {
+			want[i] = fmt.Sprintf("%s-%d", cid, i)
+		}
+		assert.Equal(t, want, order[cid], "per-call order")
+	}
+}
+
+func testConcurrentClaims(t *testing.T, s store.Store) {
+	claimRace(t, []store.Store{s, s})
+}
+
+func testClaimsAcrossHandles(t *testing.T, a, b store.Store) {
+	claimRace(t, []store.Store{a, b})
+}
+
+func testAdoptAcrossHandles(t *testing.T, a, b store.Store) {
+	ctx := context.Background()
+	const n = 30
+	for i := range n {
+		c := call(fmt.Sprintf("c%02d", i), "a", "answered", t0)
+		c.Node = "dead-node"
+		require.NoError(t, a.Record(ctx, c, nil))
+	}
+	var mu sync.Mutex
+	adopted := map[string]int{} // guarded by mu
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i, h := range []store.Store{a, b, a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cs, err := h.AdoptCalls(ctx, store.Adoption{Node: fmt.Sprintf("node-%d", i), StaleBefore: t0.Add(time.Minute), Now: t0.Add(2 * time.Minute)})
+			if err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range cs {
+				adopted[c.ID]++
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Len(t, adopted, n)
+	for id, k := range adopted {
+		assert.Equal(t, 1, k, "%s adopted %d times", id, k)
+	}
 }
