@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -40,6 +41,13 @@ const (
 	DefaultPollInterval = time.Second
 	DefaultConcurrency  = 8
 	DefaultHeartbeat    = 15 * time.Second
+	// DefaultStaleAfter is how long another node's open calls may go
+	// untouched (DefaultHeartbeat x 4) before this node takes them over as
+	// interrupted.
+	DefaultStaleAfter = 4 * DefaultHeartbeat
+	// claimMargin is added to the attempt timeout to make the lease of a
+	// claimed event: no other node attempts it while the claim is live.
+	claimMargin = 30 * time.Second
 	// MaxRetryAfter caps how long a Retry-After header can postpone an attempt.
 	MaxRetryAfter = 24 * time.Hour
 	// publishTimeout bounds the store write of Publish.
@@ -78,6 +86,10 @@ func WithConcurrency(n int) OutboxOption { return func(o *Outbox) { o.concurrenc
 // the end time written for calls interrupted by a crash.
 func WithHeartbeat(d time.Duration) OutboxOption { return func(o *Outbox) { o.heartbeat = d } }
 
+// WithStaleAfter sets how long another node's open calls may go untouched
+// before this node completes them as interrupted; 0 = 4 heartbeats.
+func WithStaleAfter(d time.Duration) OutboxOption { return func(o *Outbox) { o.staleAfter = d } }
+
 // Outbox is the durable Publisher. Publish commits the call record and the
 // event to the store before returning; a worker delivers due events, one
 // at a time per call and in order, retrying on the schedule, honouring
@@ -85,6 +97,14 @@ func WithHeartbeat(d time.Duration) OutboxOption { return func(o *Outbox) { o.he
 // as dead after the last attempt. A bridge killed at any moment delivers
 // every committed event after its restart (at least once: receivers
 // deduplicate on webhook-id).
+//
+// Several outboxes (bridge nodes) may share one store, each with its own
+// SenderConfig.Node. An event is attempted by the node that claimed it,
+// under a lease longer than an attempt, so two nodes never send one event
+// at once, and a call's events still go one at a time and in order. At
+// start-up a node completes only its own calls from a previous run (and
+// calls with no node); the calls of a node that stopped its heartbeat are
+// completed by whichever live node notices first.
 type Outbox struct {
 	st          store.Store
 	cfg         SenderConfig
@@ -97,6 +117,9 @@ type Outbox struct {
 	poll        time.Duration
 	concurrency int
 	heartbeat   time.Duration
+	staleAfter  time.Duration
+	node        string        // this node's id in the store
+	lease       time.Duration // how long a claimed event is this node's
 
 	wake  chan struct{}      // capacity 1: new or requeued events
 	stop  chan struct{}      // closed by Close: finish the batch, then exit
@@ -138,11 +161,22 @@ func NewOutbox(ctx context.Context, st store.Store, cfg SenderConfig, log *slog.
 	if o.concurrency < 1 {
 		o.concurrency = 1
 	}
+	if o.heartbeat <= 0 {
+		o.heartbeat = DefaultHeartbeat
+	}
+	if o.staleAfter <= 0 {
+		o.staleAfter = 4 * o.heartbeat
+	}
+	if o.node = cfg.Node; o.node == "" {
+		o.node = DefaultNode()
+	}
+	o.lease = cfg.Timeout + claimMargin
 	var err error
 	if o.render, err = NewRenderer(cfg.Template, cfg.ContentType); err != nil {
 		return nil, err
 	}
-	if err := o.recoverOpenCalls(ctx); err != nil {
+	// A previous run of this node died with these calls.
+	if err := o.adopt(ctx, store.Adoption{Node: o.node, Own: true, Now: o.clock.Now()}); err != nil {
 		return nil, err
 	}
 	o.abort, o.kill = context.WithCancel(context.Background())
@@ -192,7 +226,7 @@ func (o *Outbox) commit(ctx context.Context, ev Event) error {
 	call := store.Call{
 		ID: ev.Call.CallID, Seat: ev.Call.Seat, Status: ev.Call.Status,
 		StartedAt: ev.Call.StartedAt, EndedAt: ev.Call.EndedAt,
-		Final: ev.Type == TypeCompleted, Record: rec, UpdatedAt: now,
+		Final: ev.Type == TypeCompleted, Record: rec, UpdatedAt: now, Node: o.node,
 	}
 	if call.StartedAt.IsZero() {
 		call.StartedAt = ev.CreatedAt
@@ -292,9 +326,22 @@ func (o *Outbox) RedeliverDead(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// recoverOpenCalls completes every call the store holds as in progress.
-func (o *Outbox) recoverOpenCalls(ctx context.Context) error {
-	open, err := o.st.OpenCalls(ctx)
+// DefaultNode is the node id of an outbox whose SenderConfig.Node is
+// empty: the host name, which a restarted bridge keeps.
+func DefaultNode() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "bridge"
+}
+
+// Node returns this outbox's node id.
+func (o *Outbox) Node() string { return o.node }
+
+// adopt takes over the open calls that a selects and completes each as
+// interrupted: the bridge that had them died.
+func (o *Outbox) adopt(ctx context.Context, a store.Adoption) error {
+	open, err := o.st.AdoptCalls(ctx, a)
 	if err != nil {
 		return fmt.Errorf("webhook: recover open calls: %w", err)
 	}
@@ -320,23 +367,48 @@ func (o *Outbox) recoverOpenCalls(ctx context.Context) error {
 		if err := o.commit(ctx, ev); err != nil {
 			return fmt.Errorf("webhook: recover call %s: %w", c.ID, err)
 		}
-		o.log.Warn("call interrupted by a bridge restart; recorded as failed", "call_id", c.ID, "seat", rec.Seat, "event_id", ev.ID)
+		if c.Node == "" || c.Node == o.node {
+			o.log.Warn("call interrupted by a bridge restart; recorded as failed", "call_id", c.ID, "seat", rec.Seat, "event_id", ev.ID)
+		} else {
+			o.log.Warn("call of a bridge node that stopped its heartbeat; recorded as failed",
+				"call_id", c.ID, "seat", rec.Seat, "event_id", ev.ID, "node", c.Node, "last_seen", c.UpdatedAt)
+		}
 	}
 	return nil
 }
 
-// beat touches open calls so a crash leaves a recent last-known time.
+// beat touches this node's open calls so a crash leaves a recent
+// last-known time and the other nodes know it is alive, and completes the
+// calls of nodes that stopped doing so. It only judges others after its
+// own heartbeat has held for staleAfter: after an outage of the store no
+// node had a chance to beat, and none is dead for that.
 func (o *Outbox) beat() {
 	t := time.NewTicker(o.heartbeat)
 	defer t.Stop()
+	healthySince := o.clock.Now() // only this goroutine uses it
 	for {
 		select {
 		case <-o.stop:
 			return
 		case <-t.C:
-			if err := o.st.Touch(o.abort, o.clock.Now()); err != nil && o.abort.Err() == nil {
+		}
+		now := o.clock.Now()
+		if err := o.st.TouchNode(o.abort, o.node, now); err != nil {
+			if o.abort.Err() == nil {
 				o.log.Warn("touching open call records failed", "error", err)
 			}
+			healthySince = time.Time{}
+			continue
+		}
+		if healthySince.IsZero() {
+			healthySince = now
+		}
+		if now.Sub(healthySince) < o.staleAfter {
+			continue
+		}
+		err := o.adopt(o.abort, store.Adoption{Node: o.node, StaleBefore: now.Add(-o.staleAfter), Now: now})
+		if err != nil && o.abort.Err() == nil {
+			o.log.Warn("taking over the calls of stopped nodes failed", "error", err)
 		}
 	}
 }
@@ -349,12 +421,13 @@ func (o *Outbox) run() {
 		default:
 		}
 		now := o.clock.Now()
-		due, err := o.st.Due(o.abort, now, o.concurrency*4)
+		// Claim only what starts at once: each claim's lease covers one attempt.
+		due, err := o.st.Claim(o.abort, o.node, now, o.lease, o.concurrency)
 		if err != nil {
 			if o.abort.Err() != nil {
 				return
 			}
-			o.log.Error("reading due webhook events failed", "error", err)
+			o.log.Error("claiming due webhook events failed", "error", err)
 		}
 		if len(due) > 0 {
 			o.deliverBatch(due)

@@ -41,6 +41,10 @@ type SenderConfig struct {
 	MaxAttempts int
 	// Backoff is Sender's first retry delay, doubled per attempt; 0 = DefaultBackoff.
 	Backoff time.Duration
+	// Node is the Outbox's node id among bridges sharing one store: it
+	// owns the calls it records and claims the events it attempts. Unique
+	// per running bridge; "" = DefaultNode (the host name).
+	Node string
 }
 
 func (c SenderConfig) withDefaults() SenderConfig {

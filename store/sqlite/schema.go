@@ -57,7 +57,8 @@ CREATE TABLE endpoints (
 	disabled_at INTEGER NOT NULL,
 	reason      TEXT NOT NULL
 );
-`, // 2: several nodes on one store: each call's owner node, and the
+`,
+	// 2: several nodes on one store: each call's owner node, and the
 	// lease of an event's attempt in flight (claim_until 0 = unclaimed).
 	`
 ALTER TABLE calls ADD COLUMN node TEXT NOT NULL DEFAULT '';
