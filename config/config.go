@@ -171,8 +171,14 @@ type Webhook struct {
 
 // Store is where call records and the webhook outbox live.
 type Store struct {
-	// DSN selects the store: "sqlite://relative/path.db" or "sqlite:///absolute/path.db".
+	// DSN selects the store: "sqlite://relative/path.db" or
+	// "sqlite:///absolute/path.db" (one bridge), or a PostgreSQL URL
+	// "postgres://user:password@host:port/database?sslmode=…" (also
+	// "postgresql://"), which several bridge nodes may share.
 	DSN string `yaml:"dsn"`
+	// NodeID names this bridge among the nodes sharing the store; unique
+	// per running bridge and kept across restarts. "" = the host name.
+	NodeID string `yaml:"node_id"`
 }
 
 // Log configures the process logger.

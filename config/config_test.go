@@ -275,7 +275,9 @@ func TestValidate(t *testing.T) {
 		{"turn without credentials", func(c *Config) { c.WebRTC.ICEServers = []ICEServer{{URLs: []string{"turn:t.example"}}} }, []string{"webrtc.ice_servers[0]", "username and credential"}},
 		{"bad ice scheme", func(c *Config) { c.WebRTC.ICEServers = []ICEServer{{URLs: []string{"http://t"}}} }, []string{"webrtc.ice_servers[0]"}},
 		{"bad durations", func(c *Config) { c.SIP.RingTimeout = -1; c.SIP.MediaTimeout = -1; c.Webhook.Timeout = time.Hour }, []string{"sip.ring_timeout", "sip.media_timeout", "webhook.timeout"}},
-		{"postgres", func(c *Config) { c.Store.DSN = "postgres://db/bridge" }, []string{"store.dsn", "postgres"}},
+		{"bad postgres dsn", func(c *Config) { c.Store.DSN = "postgres://db/bridge?sslmode=sometimes" }, []string{"store.dsn", "postgres"}},
+		{"unknown store", func(c *Config) { c.Store.DSN = "mysql://db/bridge" }, []string{"store.dsn", "sqlite://PATH", "postgres://"}},
+		{"bad node id", func(c *Config) { c.Store.NodeID = "node one" }, []string{"store.node_id"}},
 		{"bad log", func(c *Config) { c.Log.Level = "loud"; c.Log.Format = "xml" }, []string{"log.level", "log.format"}},
 	}
 	for _, tt := range tests {
@@ -344,6 +346,23 @@ func TestSQLitePath(t *testing.T) {
 	assert.Equal(t, "bridge.db", p)
 	_, err = SQLitePath("mysql://x")
 	require.Error(t, err)
+	_, err = SQLitePath("postgres://db/bridge")
+	require.Error(t, err, "not a file")
+}
+
+func TestStoreDSNs(t *testing.T) {
+	for _, dsn := range []string{
+		"sqlite://bridge.db",
+		"postgres://bridge:pw@db.example:5432/bridge?sslmode=verify-full",
+		"postgresql://bridge@10.0.0.5/bridge",
+	} {
+		t.Run(dsn, func(t *testing.T) {
+			c := valid()
+			c.Store.DSN, c.Store.NodeID = dsn, "bridge-2.eu:1"
+			require.NoError(t, c.Validate())
+			assert.Equal(t, "bridge-2.eu:1", c.WebhookConfig().Node)
+		})
+	}
 }
 
 // docs/CONFIG.md documents every key with its variable.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/phone"
+	"github.com/callbridge/callbridge/store/backend"
 	"github.com/callbridge/callbridge/webhook"
 )
 
@@ -361,27 +362,32 @@ func (c *Config) validateWebhook(v *validator) {
 }
 
 func (c *Config) validateStore(v *validator) {
-	if _, err := SQLitePath(c.Store.DSN); err != nil {
+	if _, err := backend.Check(c.Store.DSN); err != nil {
 		v.add("store.dsn", "%v", err)
+	}
+	if id := c.Store.NodeID; id != "" && !nodeIDPattern.MatchString(id) {
+		v.add("store.node_id", "%q: want 1-64 letters, digits, '.', '_', ':' or '-'", id)
 	}
 }
 
+// nodeIDPattern is what store.node_id may be: it shows in logs and in the
+// store's rows.
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
 // SQLitePath returns the file path of an "sqlite://path" DSN
 // ("sqlite:///abs/path.db" is absolute, "sqlite://rel.db" relative to the
-// working directory; "sqlite://:memory:" is an in-memory store).
+// working directory; "sqlite://:memory:" is an in-memory store). Other
+// DSNs, PostgreSQL's included, are an error: open those with
+// backend.Open.
 func SQLitePath(dsn string) (string, error) {
-	switch {
-	case strings.HasPrefix(dsn, "sqlite://"):
-		p := strings.TrimPrefix(dsn, "sqlite://")
-		if p == "" {
-			return "", fmt.Errorf("%q has no file path (e.g. %q)", dsn, DefaultStoreDSN)
-		}
-		return p, nil
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return "", fmt.Errorf("postgres is not supported by this build; use %q", DefaultStoreDSN)
-	default:
-		return "", fmt.Errorf("%q: want sqlite://PATH (e.g. %q)", dsn, DefaultStoreDSN)
+	kind, err := backend.Check(dsn)
+	if err != nil {
+		return "", err
 	}
+	if kind != backend.SQLite {
+		return "", fmt.Errorf("%w: %s is not an sqlite:// DSN", backend.ErrBadDSN, kind)
+	}
+	return strings.TrimPrefix(dsn, "sqlite://"), nil
 }
 
 func (c *Config) validateLog(v *validator) {

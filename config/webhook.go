@@ -3,7 +3,8 @@ package config
 import "github.com/callbridge/callbridge/webhook"
 
 // WebhookConfig returns the delivery settings of webhook.* and the seats'
-// webhook_url overrides, for webhook.NewSender or webhook.NewOutbox.
+// webhook_url overrides, for webhook.NewSender or webhook.NewOutbox, with
+// store.node_id as the outbox's node.
 func (c *Config) WebhookConfig() webhook.SenderConfig {
 	seatURLs := map[string]string{}
 	for _, s := range c.Seats {
@@ -21,5 +22,6 @@ func (c *Config) WebhookConfig() webhook.SenderConfig {
 		Template:     c.Webhook.Template,
 		ContentType:  c.Webhook.ContentType,
 		Headers:      c.Webhook.Headers,
+		Node:         c.Store.NodeID,
 	}
 }

@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -32,7 +31,7 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/signaling"
-	"github.com/callbridge/callbridge/store/sqlite"
+	"github.com/callbridge/callbridge/store/backend"
 	"github.com/callbridge/callbridge/web"
 	"github.com/callbridge/callbridge/webhook"
 )
@@ -145,18 +144,9 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 
 	// Call records and the webhook outbox: committed to the store before
 	// anything else happens to them, delivered from there (WEBHOOKS.md).
-	dbPath, err := config.SQLitePath(cfg.Store.DSN)
+	st, err := backend.Open(ctx, cfg.Store.DSN)
 	if err != nil {
 		return fmt.Errorf("store.dsn: %w", err)
-	}
-	if dir := filepath.Dir(dbPath); dir != "." {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return fmt.Errorf("store.dsn: %w", err)
-		}
-	}
-	st, err := sqlite.Open(ctx, dbPath)
-	if err != nil {
-		return fmt.Errorf("store %s: %w", dbPath, err)
 	}
 	defer st.Close()
 	outbox, err := webhook.NewOutbox(ctx, st, cfg.WebhookConfig(), log.With("component", "webhook"))
