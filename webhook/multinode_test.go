@@ -246,7 +246,7 @@ func testDeadNodeCalls(t *testing.T, open sharedStores) {
 	sa, sb := open(t)
 	rc := newReceiver(t, testSecret)
 	ctx := context.Background()
-	beat := []OutboxOption{WithHeartbeat(20 * time.Millisecond), WithStaleAfter(300 * time.Millisecond)}
+	beat := []OutboxOption{WithHeartbeat(20 * time.Millisecond), WithStaleAfter(time.Second)}
 
 	answered := func(callID string) Event {
 		ev := callEvents(callID)[2]
@@ -262,7 +262,7 @@ func testDeadNodeCalls(t *testing.T, open sharedStores) {
 	b := multiNodeOutbox(t, sb, rc.URL(), "node-b", beat...)
 	require.NoError(t, b.Publish(ctx, answered("call-b")))
 	rc.next()
-	rc.none(400 * time.Millisecond) // longer than stale-after: node-a's heartbeat keeps its call
+	rc.none(1200 * time.Millisecond) // longer than stale-after: node-a's heartbeat keeps its call
 	c, err := sb.GetCall(ctx, "call-a")
 	require.NoError(t, err)
 	assert.False(t, c.Final, "a live node's call is left alone")

@@ -41,6 +41,10 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// DefaultConnectTimeout bounds one connection attempt when the DSN has no
+// connect_timeout.
+const DefaultConnectTimeout = 10 * time.Second
+
 // migrateLock is the advisory lock key held while migrating ("cbrg").
 const migrateLock = 0x63627267
 
@@ -85,6 +89,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "callbridge"
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without connect_timeout a dead host would hold start-up (and each
+		// new connection) for the operating system's TCP timeout.
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

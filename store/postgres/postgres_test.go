@@ -48,10 +48,12 @@ func open(t *testing.T, dsn string) *Store {
 }
 
 func TestConformance(t *testing.T) {
+	pgtest.Require(t, serverErr)
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t, newDatabase(t)) })
 }
 
 func TestConformanceShared(t *testing.T) {
+	pgtest.Require(t, serverErr)
 	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
 		dsn := newDatabase(t)
 		return open(t, dsn), open(t, dsn)
