@@ -7,33 +7,63 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
 // tcpListen is the st column of /proc/net/tcp for a listening socket.
 const tcpListen = "0A"
 
-// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago
-// (the kernel picked it for a socket the helper then closed).
+// Ports handed out by the Free* helpers come from a range below the
+// kernel's ephemeral ports (ip_local_port_range, 32768 and up here), so a
+// port the test has picked but not yet bound cannot be taken meanwhile by
+// a socket some other code binds to port 0 (an httptest server, a pion
+// agent). Each test binary starts at its own offset and walks on.
+const (
+	pickLow  = 21000
+	pickHigh = 32000
+)
+
+var pickNext atomic.Int64
+
+func init() { pickNext.Store(int64(os.Getpid()*7919) % (pickHigh - pickLow)) }
+
+// pick returns a port of the range that bind says is free for proto.
+func pick(t testing.TB, proto string) int {
+	t.Helper()
+	for range pickHigh - pickLow {
+		port := pickLow + int(pickNext.Add(1)%(pickHigh-pickLow))
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		switch proto {
+		case "udp":
+			c, err := net.ListenPacket("udp4", addr)
+			if err != nil {
+				continue
+			}
+			c.Close()
+		default:
+			l, err := net.Listen("tcp4", addr)
+			if err != nil {
+				continue
+			}
+			l.Close()
+		}
+		return port
+	}
+	t.Fatalf("no free %s port on 127.0.0.1 in %d-%d", proto, pickLow, pickHigh)
+	return 0
+}
+
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
 func FreeUDPPort(t testing.TB) int {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatalf("free UDP port: %v", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	return pick(t, "udp")
 }
 
 // FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreeTCPPort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free TCP port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return pick(t, "tcp")
 }
 
 // FreeUDPPortPair returns an even UDP port p such that p and p+1 were both
@@ -42,6 +72,7 @@ func FreeUDPPortPair(t testing.TB) int {
 	t.Helper()
 	for range 50 {
 		p := FreeUDPPort(t) &^ 1
+		pickNext.Add(1) // p+1 is taken too
 		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
 		if err != nil {
 			continue
@@ -77,6 +108,7 @@ func FreeUDPRange(t testing.TB, n int) int {
 			c.Close()
 		}
 		if ok {
+			pickNext.Add(int64(n)) // later picks start past the range
 			return lo
 		}
 	}
