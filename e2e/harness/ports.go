@@ -21,7 +21,7 @@ const tcpListen = "0A"
 // agent). Each test binary starts at its own offset and walks on.
 const (
 	pickLow  = 21000
-	pickHigh = 32000
+	pickHigh = 30000 // below the demo's RTP ports (31000-31999)
 )
 
 var pickNext atomic.Int64
