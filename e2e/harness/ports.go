@@ -22,17 +22,21 @@ const tcpListen = "0A"
 const (
 	pickLow  = 21000
 	pickHigh = 30000 // below the demo's RTP ports (31000-31999)
+	// pickStride spaces the picks: peers use neighbours of the port they
+	// are given (sipp's RTCP at media+1, baresip's TLS at SIP+1), so each
+	// pick keeps a block of ports to itself.
+	pickStride = 16
 )
 
 var pickNext atomic.Int64
 
-func init() { pickNext.Store(int64(os.Getpid()*7919) % (pickHigh - pickLow)) }
+func init() { pickNext.Store(int64(os.Getpid()*7919) % (pickHigh - pickLow) / pickStride) }
 
 // pick returns a port of the range that bind says is free for proto.
 func pick(t testing.TB, proto string) int {
 	t.Helper()
-	for range pickHigh - pickLow {
-		port := pickLow + int(pickNext.Add(1)%(pickHigh-pickLow))
+	for range (pickHigh - pickLow) / pickStride {
+		port := pickLow + int(pickNext.Add(1)%((pickHigh-pickLow)/pickStride))*pickStride
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		switch proto {
 		case "udp":
@@ -71,8 +75,7 @@ func FreeTCPPort(t testing.TB) int {
 func FreeUDPPortPair(t testing.TB) int {
 	t.Helper()
 	for range 50 {
-		p := FreeUDPPort(t) &^ 1
-		pickNext.Add(1) // p+1 is taken too
+		p := FreeUDPPort(t) &^ 1 // picks are multiples of pickStride: p+1 is in its block
 		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
 		if err != nil {
 			continue
@@ -108,7 +111,7 @@ func FreeUDPRange(t testing.TB, n int) int {
 			c.Close()
 		}
 		if ok {
-			pickNext.Add(int64(n)) // later picks start past the range
+			pickNext.Add(int64(n/pickStride + 1)) // later picks start past the range
 			return lo
 		}
 	}
