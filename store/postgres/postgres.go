@@ -19,7 +19,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -141,22 +140,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := conn.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if cur > len(migrations) {
-		return fmt.Errorf("%w: database at version %d, this build knows %d", store.ErrSchemaTooNew, cur, len(migrations))
-	}
-	for v := cur + 1; v <= len(migrations); v++ {
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	return store.ApplyMigrations(cur, len(migrations), func(v int) error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v)
 			return err
 		})
-		if err != nil {
-			return fmt.Errorf("migration %d: %w", v, err)
-		}
-	}
-	return nil
+	})
 }
 
 // Close closes every connection.
@@ -181,13 +173,6 @@ func ot(p *time.Time) time.Time {
 	return p.UTC()
 }
 
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
 // Record implements store.Store.
 func (s *Store) Record(ctx context.Context, c store.Call, ev *store.Event) error {
 	updated := c.UpdatedAt
@@ -206,22 +191,19 @@ ON CONFLICT (id) DO UPDATE SET
 	ended_at = excluded.ended_at, final = excluded.final, record = excluded.record,
 	updated_at = excluded.updated_at, node = excluded.node
 WHERE NOT calls.final`,
-			c.ID, c.Seat, c.Status, c.StartedAt, nt(c.EndedAt), c.Final, nonNil(c.Record), updated, c.Node)
+			c.ID, c.Seat, c.Status, c.StartedAt, nt(c.EndedAt), c.Final, store.NonNil(c.Record), updated, c.Node)
 		if err != nil {
 			return fmt.Errorf("postgres: record call %s: %w", c.ID, err)
 		}
 		if ev == nil {
 			return nil
 		}
-		state := ev.State
-		if state == "" {
-			state = store.StatePending
-		}
+		state := store.NewEventState(ev)
 		var seq int64
 		err = tx.QueryRow(ctx, `
 INSERT INTO events (id, call_id, type, created_at, url, content_type, body, payload, state, next_attempt_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq`,
-			ev.ID, ev.CallID, ev.Type, ev.CreatedAt, ev.URL, ev.ContentType, nonNil(ev.Body), nonNil(ev.Payload), state, ev.NextAttemptAt).Scan(&seq)
+			ev.ID, ev.CallID, ev.Type, ev.CreatedAt, ev.URL, ev.ContentType, store.NonNil(ev.Body), store.NonNil(ev.Payload), state, ev.NextAttemptAt).Scan(&seq)
 		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == uniqueViolation {
 			return fmt.Errorf("%w: %s", store.ErrDuplicate, ev.ID)
 		}
@@ -289,34 +271,16 @@ func scanCall(r pgx.Row) (store.Call, error) {
 
 func collectCalls(rows pgx.Rows) ([]store.Call, error) {
 	defer rows.Close()
-	var out []store.Call
-	for rows.Next() {
-		c, err := scanCall(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return store.CollectRows(rows, func() (store.Call, error) { return scanCall(rows) })
 }
 
 // GetCall implements store.Store.
 func (s *Store) GetCall(ctx context.Context, id string) (store.Call, error) {
 	c, err := scanCall(s.pool.QueryRow(ctx, `SELECT `+callCols+` FROM calls WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Call{}, fmt.Errorf("%w: call %s", store.ErrNotFound, id)
+		return store.Call{}, store.NotFound("call", id)
 	}
 	return c, err
-}
-
-func limit(n int) int {
-	switch {
-	case n <= 0:
-		return store.DefaultLimit
-	case n > store.MaxLimit:
-		return store.MaxLimit
-	}
-	return n
 }
 
 // args builds a query's positional parameters.
@@ -344,13 +308,16 @@ func (s *Store) ListCalls(ctx context.Context, f store.CallFilter) ([]store.Call
 		q += ` AND started_at < ` + a.add(f.Until)
 	}
 	if f.Cursor != "" {
-		at, id, err := decodeCallCursor(f.Cursor)
+		// Call cursors carry started_at in microseconds, TIMESTAMPTZ's
+		// resolution.
+		us, id, err := store.DecodeCallCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
+		at := time.UnixMicro(us).UTC()
 		q += ` AND (started_at, id) < (` + a.add(at) + `, ` + a.add(id) + `)`
 	}
-	n := limit(f.Limit)
+	n := store.PageLimit(f.Limit)
 	q += ` ORDER BY started_at DESC, id DESC LIMIT ` + a.add(n+1)
 	rows, err := s.pool.Query(ctx, q, a...)
 	if err != nil {
@@ -360,41 +327,10 @@ func (s *Store) ListCalls(ctx context.Context, f store.CallFilter) ([]store.Call
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > n {
-		out = out[:n]
-		last := out[n-1]
-		next = encodeCursor("c", strconv.FormatInt(last.StartedAt.UnixMicro(), 10), last.ID)
-	}
+	out, next := store.NextPage(out, n, func(last store.Call) string {
+		return store.EncodeCallCursor(last.StartedAt.UnixMicro(), last.ID)
+	})
 	return out, next, nil
-}
-
-func encodeCursor(parts ...string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
-}
-
-func decodeCursor(cur, kind string, n int) ([]string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cur)
-	if err != nil {
-		return nil, fmt.Errorf("%w: not base64", store.ErrBadCursor)
-	}
-	parts := strings.Split(string(raw), "\x00")
-	if len(parts) != n || parts[0] != kind {
-		return nil, fmt.Errorf("%w: wrong shape", store.ErrBadCursor)
-	}
-	return parts[1:], nil
-}
-
-func decodeCallCursor(cur string) (time.Time, string, error) {
-	p, err := decodeCursor(cur, "c", 3)
-	if err != nil {
-		return time.Time{}, "", err
-	}
-	us, err := strconv.ParseInt(p[0], 10, 64)
-	if err != nil {
-		return time.Time{}, "", fmt.Errorf("%w: bad time", store.ErrBadCursor)
-	}
-	return time.UnixMicro(us).UTC(), p[1], nil
 }
 
 // OpenCalls implements store.Store.
@@ -428,22 +364,14 @@ func (s *Store) queryEvents(ctx context.Context, q string, a ...any) ([]store.Ev
 
 func collectEvents(rows pgx.Rows) ([]store.Event, error) {
 	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return store.CollectRows(rows, func() (store.Event, error) { return scanEvent(rows) })
 }
 
 // GetEvent implements store.Store.
 func (s *Store) GetEvent(ctx context.Context, id string) (store.Event, error) {
 	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Event{}, fmt.Errorf("%w: event %s", store.ErrNotFound, id)
+		return store.Event{}, store.NotFound("event", id)
 	}
 	return e, err
 }
@@ -459,27 +387,21 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Ev
 		q += ` AND state = ` + a.add(f.State)
 	}
 	if f.Cursor != "" {
-		p, err := decodeCursor(f.Cursor, "e", 2)
+		seq, err := store.DecodeEventCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
-		seq, err := strconv.ParseInt(p[0], 10, 64)
-		if err != nil {
-			return nil, "", fmt.Errorf("%w: bad seq", store.ErrBadCursor)
-		}
 		q += ` AND seq > ` + a.add(seq)
 	}
-	n := limit(f.Limit)
+	n := store.PageLimit(f.Limit)
 	q += ` ORDER BY seq LIMIT ` + a.add(n+1)
 	out, err := s.queryEvents(ctx, q, a...)
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > n {
-		out = out[:n]
-		next = encodeCursor("e", strconv.FormatInt(out[n-1].Seq, 10))
-	}
+	out, next := store.NextPage(out, n, func(last store.Event) string {
+		return store.EncodeEventCursor(last.Seq)
+	})
 	return out, next, nil
 }
 
@@ -490,17 +412,15 @@ func (s *Store) Attempts(ctx context.Context, eventID string) ([]store.Attempt, 
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Attempt
-	for rows.Next() {
+	return store.CollectRows(rows, func() (store.Attempt, error) {
 		var a store.Attempt
 		var dur int64
 		if err := rows.Scan(&a.EventID, &a.N, &a.At, &a.StatusCode, &a.Error, &dur); err != nil {
-			return nil, err
+			return a, err
 		}
 		a.At, a.Duration = a.At.UTC(), time.Duration(dur)*time.Millisecond
-		out = append(out, a)
-	}
-	return out, rows.Err()
+		return a, nil
+	})
 }
 
 // dueWhere selects each call's earliest pending event if it is due at $1
@@ -513,9 +433,7 @@ ORDER BY e.next_attempt_at, e.seq LIMIT $3`
 
 // Due implements store.Store.
 func (s *Store) Due(ctx context.Context, now time.Time, n int) ([]store.Event, error) {
-	if n <= 0 {
-		n = store.DefaultLimit
-	}
+	n = store.DueLimit(n)
 	return s.queryEvents(ctx, `SELECT `+eventCols+` FROM events e`+dueWhere, now, "", n)
 }
 
@@ -527,9 +445,7 @@ func (s *Store) Claim(ctx context.Context, node string, now time.Time, lease tim
 	if node == "" {
 		return nil, fmt.Errorf("postgres: claim: empty node id")
 	}
-	if n <= 0 {
-		n = store.DefaultLimit
-	}
+	n = store.DueLimit(n)
 	evs, err := s.queryEvents(ctx, `
 WITH due AS MATERIALIZED (
 	SELECT e.seq FROM events e`+dueWhere+`
@@ -582,7 +498,7 @@ WHERE id = $7`, u.State, u.Attempts, u.NextAttemptAt, u.LastStatus, u.LastError,
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%w: event %s", store.ErrNotFound, a.EventID)
+			return store.NotFound("event", a.EventID)
 		}
 		_, err = tx.Exec(ctx, `
 INSERT INTO attempts (event_id, n, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)
@@ -600,7 +516,7 @@ func (s *Store) Requeue(ctx context.Context, eventID string, now time.Time) erro
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: event %s", store.ErrNotFound, eventID)
+		return store.NotFound("event", eventID)
 	}
 	return nil
 }
@@ -636,14 +552,12 @@ func (s *Store) DisabledEndpoints(ctx context.Context) ([]store.Endpoint, error)
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Endpoint
-	for rows.Next() {
+	return store.CollectRows(rows, func() (store.Endpoint, error) {
 		var e store.Endpoint
 		if err := rows.Scan(&e.URL, &e.DisabledAt, &e.Reason); err != nil {
-			return nil, err
+			return e, err
 		}
 		e.DisabledAt = e.DisabledAt.UTC()
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, nil
+	})
 }

@@ -7,10 +7,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -69,22 +67,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if cur > len(migrations) {
-		return fmt.Errorf("%w: database at version %d, this build knows %d", store.ErrSchemaTooNew, cur, len(migrations))
-	}
-	for v := cur + 1; v <= len(migrations); v++ {
-		err := s.tx(ctx, func(tx *sql.Tx) error {
+	return store.ApplyMigrations(cur, len(migrations), func(v int) error {
+		return s.tx(ctx, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)`, v, time.Now().UnixMilli())
 			return err
 		})
-		if err != nil {
-			return fmt.Errorf("migration %d: %w", v, err)
-		}
-	}
-	return nil
+	})
 }
 
 // Close closes the database.
@@ -152,14 +143,11 @@ WHERE calls.final = 0`,
 		if n > 0 {
 			return fmt.Errorf("%w: %s", store.ErrDuplicate, ev.ID)
 		}
-		state := ev.State
-		if state == "" {
-			state = store.StatePending
-		}
+		state := store.NewEventState(ev)
 		res, err := tx.ExecContext(ctx, `
 INSERT INTO events (id, call_id, type, created_at, url, content_type, body, payload, state, attempts, next_attempt_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
-			ev.ID, ev.CallID, ev.Type, ms(ev.CreatedAt), ev.URL, ev.ContentType, nonNil(ev.Body), nonNil(ev.Payload), state, ms(ev.NextAttemptAt))
+			ev.ID, ev.CallID, ev.Type, ms(ev.CreatedAt), ev.URL, ev.ContentType, store.NonNil(ev.Body), store.NonNil(ev.Payload), state, ms(ev.NextAttemptAt))
 		if err != nil {
 			return fmt.Errorf("sqlite: record event %s: %w", ev.ID, err)
 		}
@@ -170,13 +158,6 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
 		ev.Seq, ev.State = seq, state
 		return nil
 	})
-}
-
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }
 
 // Touch implements store.Store.
@@ -208,17 +189,9 @@ ORDER BY started_at, id`, a.Own, a.Node, stale)
 		if err != nil {
 			return err
 		}
-		var cs []store.Call
-		for rows.Next() {
-			c, err := scanCall(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			cs = append(cs, c)
-		}
+		cs, err := store.CollectRows(rows, func() (store.Call, error) { return scanCall(rows) })
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err != nil {
 			return err
 		}
 		for _, c := range cs {
@@ -252,19 +225,9 @@ func scanCall(r scanner) (store.Call, error) {
 func (s *Store) GetCall(ctx context.Context, id string) (store.Call, error) {
 	c, err := scanCall(s.db.QueryRowContext(ctx, `SELECT `+callCols+` FROM calls WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return store.Call{}, fmt.Errorf("%w: call %s", store.ErrNotFound, id)
+		return store.Call{}, store.NotFound("call", id)
 	}
 	return c, err
-}
-
-func limit(n int) int {
-	switch {
-	case n <= 0:
-		return store.DefaultLimit
-	case n > store.MaxLimit:
-		return store.MaxLimit
-	}
-	return n
 }
 
 // ListCalls implements store.Store.
@@ -288,14 +251,14 @@ func (s *Store) ListCalls(ctx context.Context, f store.CallFilter) ([]store.Call
 		args = append(args, ms(f.Until))
 	}
 	if f.Cursor != "" {
-		at, id, err := decodeCallCursor(f.Cursor)
+		at, id, err := store.DecodeCallCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
 		q += ` AND (started_at < ? OR (started_at = ? AND id < ?))`
 		args = append(args, at, at, id)
 	}
-	n := limit(f.Limit)
+	n := store.PageLimit(f.Limit)
 	q += ` ORDER BY started_at DESC, id DESC LIMIT ?`
 	args = append(args, n+1)
 	rows, err := s.db.QueryContext(ctx, q, args...)
@@ -303,52 +266,14 @@ func (s *Store) ListCalls(ctx context.Context, f store.CallFilter) ([]store.Call
 		return nil, "", err
 	}
 	defer rows.Close()
-	var out []store.Call
-	for rows.Next() {
-		c, err := scanCall(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := store.CollectRows(rows, func() (store.Call, error) { return scanCall(rows) })
+	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > n {
-		out = out[:n]
-		last := out[n-1]
-		next = encodeCursor("c", strconv.FormatInt(ms(last.StartedAt), 10), last.ID)
-	}
+	out, next := store.NextPage(out, n, func(last store.Call) string {
+		return store.EncodeCallCursor(ms(last.StartedAt), last.ID)
+	})
 	return out, next, nil
-}
-
-func encodeCursor(parts ...string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
-}
-
-func decodeCursor(cur, kind string, n int) ([]string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cur)
-	if err != nil {
-		return nil, fmt.Errorf("%w: not base64", store.ErrBadCursor)
-	}
-	parts := strings.Split(string(raw), "\x00")
-	if len(parts) != n || parts[0] != kind {
-		return nil, fmt.Errorf("%w: wrong shape", store.ErrBadCursor)
-	}
-	return parts[1:], nil
-}
-
-func decodeCallCursor(cur string) (int64, string, error) {
-	p, err := decodeCursor(cur, "c", 3)
-	if err != nil {
-		return 0, "", err
-	}
-	at, err := strconv.ParseInt(p[0], 10, 64)
-	if err != nil {
-		return 0, "", fmt.Errorf("%w: bad time", store.ErrBadCursor)
-	}
-	return at, p[1], nil
 }
 
 // OpenCalls implements store.Store.
@@ -358,15 +283,7 @@ func (s *Store) OpenCalls(ctx context.Context) ([]store.Call, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Call
-	for rows.Next() {
-		c, err := scanCall(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return store.CollectRows(rows, func() (store.Call, error) { return scanCall(rows) })
 }
 
 const eventCols = `seq, id, call_id, type, created_at, url, content_type, body, payload, state, attempts, retry_base, next_attempt_at, last_status, last_error, delivered_at, claimed_by, claim_until`
@@ -394,22 +311,14 @@ func queryEvents(ctx context.Context, db querier, q string, args ...any) ([]stor
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return store.CollectRows(rows, func() (store.Event, error) { return scanEvent(rows) })
 }
 
 // GetEvent implements store.Store.
 func (s *Store) GetEvent(ctx context.Context, id string) (store.Event, error) {
 	e, err := scanEvent(s.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return store.Event{}, fmt.Errorf("%w: event %s", store.ErrNotFound, id)
+		return store.Event{}, store.NotFound("event", id)
 	}
 	return e, err
 }
@@ -427,29 +336,23 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Ev
 		args = append(args, f.State)
 	}
 	if f.Cursor != "" {
-		p, err := decodeCursor(f.Cursor, "e", 2)
+		seq, err := store.DecodeEventCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
-		}
-		seq, err := strconv.ParseInt(p[0], 10, 64)
-		if err != nil {
-			return nil, "", fmt.Errorf("%w: bad seq", store.ErrBadCursor)
 		}
 		q += ` AND seq > ?`
 		args = append(args, seq)
 	}
-	n := limit(f.Limit)
+	n := store.PageLimit(f.Limit)
 	q += ` ORDER BY seq LIMIT ?`
 	args = append(args, n+1)
 	out, err := s.queryEvents(ctx, q, args...)
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(out) > n {
-		out = out[:n]
-		next = encodeCursor("e", strconv.FormatInt(out[n-1].Seq, 10))
-	}
+	out, next := store.NextPage(out, n, func(last store.Event) string {
+		return store.EncodeEventCursor(last.Seq)
+	})
 	return out, next, nil
 }
 
@@ -460,24 +363,20 @@ func (s *Store) Attempts(ctx context.Context, eventID string) ([]store.Attempt, 
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Attempt
-	for rows.Next() {
+	return store.CollectRows(rows, func() (store.Attempt, error) {
 		var a store.Attempt
 		var at, dur int64
 		if err := rows.Scan(&a.EventID, &a.N, &at, &a.StatusCode, &a.Error, &dur); err != nil {
-			return nil, err
+			return a, err
 		}
 		a.At, a.Duration = fromMS(at), time.Duration(dur)*time.Millisecond
-		out = append(out, a)
-	}
-	return out, rows.Err()
+		return a, nil
+	})
 }
 
 // Due implements store.Store.
 func (s *Store) Due(ctx context.Context, now time.Time, n int) ([]store.Event, error) {
-	if n <= 0 {
-		n = store.DefaultLimit
-	}
+	n = store.DueLimit(n)
 	return s.queryEvents(ctx, dueQuery, ms(now), ms(now), "", n)
 }
 
@@ -496,9 +395,7 @@ func (s *Store) Claim(ctx context.Context, node string, now time.Time, lease tim
 	if node == "" {
 		return nil, fmt.Errorf("sqlite: claim: empty node id")
 	}
-	if n <= 0 {
-		n = store.DefaultLimit
-	}
+	n = store.DueLimit(n)
 	var out []store.Event
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		evs, err := queryEvents(ctx, tx, dueQuery, ms(now), ms(now), node, n)
@@ -545,7 +442,7 @@ WHERE id = ?`, u.State, u.Attempts, ms(u.NextAttemptAt), u.LastStatus, u.LastErr
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: event %s", store.ErrNotFound, a.EventID)
+			return store.NotFound("event", a.EventID)
 		}
 		_, err = tx.ExecContext(ctx, `
 INSERT INTO attempts (event_id, n, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)
@@ -563,7 +460,7 @@ func (s *Store) Requeue(ctx context.Context, eventID string, now time.Time) erro
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: event %s", store.ErrNotFound, eventID)
+		return store.NotFound("event", eventID)
 	}
 	return nil
 }
@@ -600,15 +497,13 @@ func (s *Store) DisabledEndpoints(ctx context.Context) ([]store.Endpoint, error)
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Endpoint
-	for rows.Next() {
+	return store.CollectRows(rows, func() (store.Endpoint, error) {
 		var e store.Endpoint
 		var at int64
 		if err := rows.Scan(&e.URL, &at, &e.Reason); err != nil {
-			return nil, err
+			return e, err
 		}
 		e.DisabledAt = fromMS(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, nil
+	})
 }
