@@ -9,8 +9,11 @@
 package auth
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -106,4 +109,16 @@ func Verify(secret []byte, token string) (*Claims, error) {
 		out.IssuedAt = c.IssuedAt.Time
 	}
 	return out, nil
+}
+
+// BearerMatches reports whether r carries "Authorization: Bearer <token>"
+// for the configured admin token, compared in constant time. An empty
+// configured token matches nothing: the admin API is then off. Tokens in
+// query strings are not accepted, as they end up in access logs.
+func BearerMatches(token string, r *http.Request) bool {
+	if token == "" {
+		return false
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }

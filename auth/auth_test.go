@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -167,4 +169,28 @@ func errorsIsAny(err error, targets ...error) bool {
 		}
 	}
 	return false
+}
+
+func TestBearerMatches(t *testing.T) {
+	req := func(h string) *http.Request {
+		r := httptest.NewRequest("GET", "/v1/admin/calls?token=admin-token-123", nil)
+		if h != "" {
+			r.Header.Set("Authorization", h)
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		configured, header string
+		want               bool
+	}{
+		{"admin-token-123", "Bearer admin-token-123", true},
+		{"admin-token-123", "Bearer admin-token-12", false},
+		{"admin-token-123", "admin-token-123", false}, // no scheme
+		{"admin-token-123", "", false},                // a query token is not enough
+		{"", "Bearer ", false},                        // no admin token: the API is off
+	} {
+		if got := BearerMatches(tc.configured, req(tc.header)); got != tc.want {
+			t.Errorf("BearerMatches(%q, %q) = %v", tc.configured, tc.header, got)
+		}
+	}
 }

@@ -1,13 +1,12 @@
 package diag
 
 import (
-	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
 
+	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 )
 
@@ -39,7 +38,7 @@ func Handler(src Source, adminToken string) http.Handler {
 		_, _ = w.Write(statsPage)
 	})
 	mux.HandleFunc("GET "+APIPath, func(w http.ResponseWriter, r *http.Request) {
-		if !allowed(adminToken, r) {
+		if !auth.BearerMatches(adminToken, r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="callbridge"`)
 			http.Error(w, "admin token required", http.StatusUnauthorized)
 			return
@@ -73,12 +72,4 @@ type Entry struct {
 func entry(src Source, c bridge.CallInfo, now time.Time) Entry {
 	b := src.BrowserReport(c.CallID)
 	return Entry{Call: c, Report: Diagnose(Input{Now: now, Call: c, Browser: b}), Browser: b}
-}
-
-func allowed(token string, r *http.Request) bool {
-	if token == "" {
-		return false
-	}
-	got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }

@@ -1,11 +1,10 @@
 package main
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
-	"strings"
 
+	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/diag"
@@ -16,7 +15,7 @@ import (
 func mountAdmin(mux *http.ServeMux, cfg *config.Config, b *bridge.Bridge, sig *signaling.Server, records http.Handler) {
 	guard := func(h http.HandlerFunc) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !adminAllowed(cfg.Auth.AdminToken, r) {
+			if !auth.BearerMatches(cfg.Auth.AdminToken, r) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="callbridge"`)
 				http.Error(w, "admin token required", http.StatusUnauthorized)
 				return
@@ -74,17 +73,6 @@ func (d diagSource) BrowserReport(callID string) *diag.BrowserReport {
 		return nil
 	}
 	return r
-}
-
-func adminAllowed(token string, r *http.Request) bool {
-	if token == "" {
-		return false
-	}
-	got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if got == "" {
-		got = r.URL.Query().Get("token")
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
