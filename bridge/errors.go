@@ -23,7 +23,6 @@ var (
 	ErrTooManyCalls        = &Error{"too_many_calls", "the seat has reached its number of simultaneous calls"}
 	ErrRateLimited         = &Error{"rate_limited", "the seat places calls faster than dialing.calls_per_minute allows"}
 	ErrNoMedia             = &Error{"no_media", "no media connection was negotiated within 10 s"}
-	ErrUnknownCall         = &Error{"unknown_call", "no such call in this session"}
 	ErrUnauthorized        = &Error{"unauthorized", "the seat token was refused"}
 	ErrTrunkUnavailable    = &Error{"trunk_unavailable", "the SIP trunk is not reachable"}
 	ErrShuttingDown        = &Error{"internal", "the bridge is shutting down"}

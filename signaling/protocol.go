@@ -110,7 +110,6 @@ const (
 	CodeBadRequest   = "bad_request"
 	CodeUnknownCall  = "unknown_call"
 	CodeInternal     = "internal"
-	CodeRateLimited  = "rate_limited"
 )
 
 // ProtocolError is a refused client message: Code is the error code sent
@@ -186,11 +185,11 @@ func Parse(data []byte) (Inbound, error) {
 			return msg, badRequest("hold needs a boolean `hold`")
 		}
 		if msg.CallID == "" {
-			return msg, &ProtocolError{Code: "unknown_call", Msg: "hold needs a call_id"}
+			return msg, &ProtocolError{Code: CodeUnknownCall, Msg: "hold needs a call_id"}
 		}
 	case TypeHangup:
 		if msg.CallID == "" {
-			return msg, &ProtocolError{Code: "unknown_call", Msg: "hangup needs a call_id"}
+			return msg, &ProtocolError{Code: CodeUnknownCall, Msg: "hangup needs a call_id"}
 		}
 	case TypeDTMF:
 		if !digitsRe.MatchString(msg.Digits) {

@@ -183,28 +183,22 @@ func (s *Session) handle(data []byte) {
 	case TypeCall:
 		s.handleCall(msg)
 	case TypeHangup:
-		call, ok := s.ownCall(msg.CallID)
+		call, ok := s.callOf(msg)
 		if !ok {
-			s.sendError(msg.RequestID, msg.CallID, "unknown_call", "no such call in this session")
 			return
 		}
 		call.Hangup()
 	case TypeDTMF:
 		s.handleDTMF(msg)
 	case TypeHold:
-		call, ok := s.ownCall(msg.CallID)
+		call, ok := s.callOf(msg)
 		if !ok {
-			s.sendError(msg.RequestID, msg.CallID, "unknown_call", "no such call in this session")
 			return
 		}
 		on := *msg.Hold
 		go func() { // a re-INVITE round trip: off the read loop
 			if err := call.Hold(on); err != nil {
-				code := CodeInternal
-				var coded interface{ SignalingCode() string }
-				if errors.As(err, &coded) {
-					code = coded.SignalingCode()
-				}
+				code := errorCode(err)
 				s.sendError(msg.RequestID, msg.CallID, code, err.Error())
 				return
 			}
@@ -320,11 +314,7 @@ func (s *Session) handleCall(msg Inbound) {
 		req.OnDTMF = s.onRemoteDigit
 		call, err := s.srv.opts.Bridge.Originate(s.ctx, req)
 		if err != nil {
-			code := CodeInternal
-			var coded interface{ SignalingCode() string }
-			if errors.As(err, &coded) {
-				code = coded.SignalingCode()
-			}
+			code := errorCode(err)
 			s.log.Info("call refused", "request_id", msg.RequestID, "code", code, "error", err)
 			s.sendError(msg.RequestID, "", code, err.Error())
 			return
@@ -356,6 +346,26 @@ func (s *Session) onCallState(cs bridge.CallState) {
 	s.send(CallStateMessage{Type: TypeCallState, CallState: cs})
 }
 
+// errorCode is the protocol code of a refusal: the SignalingCode of the
+// error it wraps (bridge.Error, ProtocolError), else internal.
+func errorCode(err error) string {
+	var coded interface{ SignalingCode() string }
+	if errors.As(err, &coded) {
+		return coded.SignalingCode()
+	}
+	return CodeInternal
+}
+
+// callOf is the session's call a message names, or false after telling
+// the client unknown_call.
+func (s *Session) callOf(msg Inbound) (*bridge.Call, bool) {
+	call, ok := s.ownCall(msg.CallID)
+	if !ok {
+		s.sendError(msg.RequestID, msg.CallID, CodeUnknownCall, "no such call in this session")
+	}
+	return call, ok
+}
+
 func (s *Session) ownCall(id string) (*bridge.Call, bool) {
 	s.mu.Lock()
 	owned := s.calls[id]
@@ -371,17 +381,12 @@ func (s *Session) handleDTMF(msg Inbound) {
 	if msg.DurationMS == 0 {
 		dur = 100 * time.Millisecond
 	}
-	call, ok := s.ownCall(msg.CallID)
+	call, ok := s.callOf(msg)
 	if !ok {
-		s.sendError(msg.RequestID, msg.CallID, "unknown_call", "no such call in this session")
 		return
 	}
 	if err := call.SendDTMF(msg.Digits, dur); err != nil {
-		code := CodeInternal
-		var coded interface{ SignalingCode() string }
-		if errors.As(err, &coded) {
-			code = coded.SignalingCode()
-		}
+		code := errorCode(err)
 		s.sendError(msg.RequestID, msg.CallID, code, err.Error())
 	}
 }
