@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -192,7 +193,7 @@ func (c *Call) run() {
 	go c.rtp.readLoop()
 
 	local := c.rtp.localAddr()
-	sdpAddr := netipAddrPort(c.b.sdpIP, local.Port())
+	sdpAddr := netip.AddrPortFrom(c.b.sdpIP, local.Port())
 	ver := uint64(time.Now().Unix())
 	offer := sdpOffer(ver, sdpAddr, c.b.codecs)
 	c.mu.Lock()

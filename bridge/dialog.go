@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -124,7 +125,7 @@ func (c *Call) applyOffer(body []byte) ([]byte, int) {
 	c.mu.Unlock()
 	c.log.Info("media renegotiated", "direction", rm.Direction, "codec", codec.Name, "remote", rm.Addr.String())
 	local := c.rtp.localAddr()
-	return sdpAnswerFor(c.sdpVersion(), netipAddrPort(c.b.sdpIP, local.Port()), codec, rm.Direction, c.dtmfPT()), 0
+	return sdpAnswerFor(c.sdpVersion(), netip.AddrPortFrom(c.b.sdpIP, local.Port()), codec, rm.Direction, c.dtmfPT()), 0
 }
 
 func (c *Call) dtmfPT() uint8 {
@@ -382,7 +383,7 @@ func (c *Call) Hold(on bool) error {
 	local := c.rtp.localAddr()
 	// Our offer: the direction we want; the answerer mirrors it.
 	offerDir := map[string]string{"sendonly": "recvonly", "sendrecv": "sendrecv"}[dir]
-	body := sdpAnswerFor(c.sdpVersion(), netipAddrPort(c.b.sdpIP, local.Port()), codec, offerDir, c.dtmfPT())
+	body := sdpAnswerFor(c.sdpVersion(), netip.AddrPortFrom(c.b.sdpIP, local.Port()), codec, offerDir, c.dtmfPT())
 	res, err := c.sendReinvite(dialog, body)
 	if err != nil {
 		return fmt.Errorf("hold: %w", err)

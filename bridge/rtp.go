@@ -213,5 +213,3 @@ func (s *rtpSession) relatch(a netip.AddrPort, strict bool) {
 	s.remote.Store(&a)
 	s.latched.Store(false)
 }
-
-func netipAddrPort(ip netip.Addr, port uint16) netip.AddrPort { return netip.AddrPortFrom(ip, port) }

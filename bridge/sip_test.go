@@ -315,3 +315,37 @@ func TestHangupBeforeAnyResponse(t *testing.T) {
 	assert.Equal(t, bridge.ByAgent, end.Cause.By)
 	assert.Equal(t, 487, end.Cause.SIPCode)
 }
+
+// sip.max_call_duration and sip.media_timeout end an answered call from
+// the bridge's side with a BYE and their own cause. The scripted trunk
+// sends no RTP, so the media timeout fires by itself; the long one keeps
+// it out of the max-duration case.
+func TestBridgeTimersEndAnsweredCalls(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		maxDuration time.Duration
+		media       time.Duration
+		reason      string
+		q850        int
+	}{
+		{"max call duration", time.Second, time.Hour, "Maximum call duration reached", 16},
+		{"no RTP from the trunk", 0, time.Second, "No audio from the trunk", 102},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			uas := siptest.Start(t, siptest.Script{RTPPort: 30000})
+			b := newBridge(t, uas, func(c *config.Config) {
+				c.SIP.MaxCallDuration = tc.maxDuration
+				c.SIP.MediaTimeout = tc.media
+			})
+			st := newStates()
+			place(t, b, st, nil)
+			st.wait(t, bridge.StateAnswered, 5*time.Second)
+			end := st.wait(t, bridge.StateEnded, 6*time.Second)
+			require.Equal(t, bridge.StateEnded, end.State)
+			assert.Equal(t, bridge.ByBridge, end.Cause.By)
+			assert.Equal(t, tc.reason, end.Cause.Reason)
+			assert.Equal(t, tc.q850, end.Cause.Q850)
+			uas.WaitRequests(sip.BYE, 1, 3*time.Second)
+		})
+	}
+}
