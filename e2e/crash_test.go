@@ -215,41 +215,13 @@ func newCrashRig(t *testing.T, hooks *crashReceiver, answer bool) *crashRig {
 		Accounts: []string{fmt.Sprintf("<sip:%s@127.0.0.1:%d>;regint=0;answermode=%s;audio_codecs=PCMU,PCMA", dialedE164, farPort, mode)},
 	})
 	dbPath := filepath.Join(t.TempDir(), "store", "bridge.db")
-	rtpLow := harness.FreeUDPRange(t, 40) &^ 1
 	// webhook.timeout is long so that a held request is still in flight
 	// when the test kills the bridge, however slow the machine.
-	cfg := fmt.Sprintf(`
-http:
-  listen: "127.0.0.1:%d"
-  allowed_origins: ["*"]
-auth:
-  token_secret: %q
-  admin_token: %q
-sip:
-  listen: "udp:127.0.0.1:%d"
-  trunk: "sip:%s"
-  rtp_ports: "%d-%d"
-  codecs: ["PCMU", "PCMA"]
-  ring_timeout: 15s
-webrtc:
-  ice_interfaces: ["127.0.0.1"]
-seats:
-  - id: %q
-    sip_username: %q
-    sip_password: %q
-    caller_ids: [%q]
-    country: "US"
-webhook:
-  url: %q
-  secret: %q
-  allow_private: true
-  timeout: 60s
-store:
-  dsn: "sqlite://%s"
-log:
-  level: debug
-`, harness.FreeTCPPort(t), tokenSecret, adminToken, harness.FreeUDPPort(t), far.SIPAddr, rtpLow, rtpLow+39,
-		seatID, seatUser, seatPass, callerID, hooks.URL, webhookSecret, dbPath)
+	cfg := bridgeYAML(t, bridgeConfig{
+		trunk: "sip:" + far.SIPAddr, hookURL: hooks.URL, storeDSN: "sqlite://" + dbPath,
+		sip:     map[string]string{"ring_timeout": "15s"},
+		webhook: map[string]string{"timeout": "60s"},
+	})
 	r := &crashRig{cfg: cfg, dbPath: dbPath, hooks: hooks, far: far}
 	r.start(t)
 	return r

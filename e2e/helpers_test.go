@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -62,38 +63,10 @@ func startBridge(t *testing.T, trunk string) *testBridge {
 func startBridgeIn(t *testing.T, ns *harness.Netns, trunk, iceIP, httpHost string) *testBridge {
 	t.Helper()
 	hooks := newWebhookSink(t, ns)
-	rtpLow := harness.FreeUDPRange(t, 40) &^ 1
-	cfg := fmt.Sprintf(`
-http:
-  listen: "%s:%d"
-  allowed_origins: ["*"]
-auth:
-  token_secret: %q
-  admin_token: %q
-sip:
-  listen: "udp:127.0.0.1:%d"
-  trunk: "sip:%s"
-  rtp_ports: "%d-%d"
-  codecs: ["PCMU", "PCMA"]
-  ring_timeout: 15s
-webrtc:
-  ice_interfaces: [%q]
-seats:
-  - id: %q
-    sip_username: %q
-    sip_password: %q
-    caller_ids: [%q]
-    country: "US"
-webhook:
-  url: %q
-  secret: %q
-  allow_private: true
-store:
-  dsn: "sqlite://bridge.db"
-log:
-  level: debug
-`, httpHost, harness.FreeTCPPort(t), tokenSecret, adminToken, harness.FreeUDPPort(t), trunk, rtpLow, rtpLow+39, iceIP,
-		seatID, seatUser, seatPass, callerID, hooks.URL+"/hooks", webhookSecret)
+	cfg := bridgeYAML(t, bridgeConfig{
+		httpHost: httpHost, iceIP: iceIP, trunk: "sip:" + trunk, hookURL: hooks.URL + "/hooks",
+		sip: map[string]string{"ring_timeout": "15s"},
+	})
 	return &testBridge{Bridge: harness.StartBridge(t, cfg, harness.BridgeInNetns(ns)), hooks: hooks}
 }
 
@@ -254,4 +227,84 @@ func (s *webhookSink) completed(t *testing.T, callID string) map[string]any {
 	}
 	t.Fatalf("no call.completed for %s", callID)
 	return nil
+}
+
+// bridgeConfig are the parts of the e2e bridge's YAML that tests vary;
+// everything else (the test seat, secrets, codecs, debug logs) is fixed.
+type bridgeConfig struct {
+	httpHost  string            // default 127.0.0.1
+	iceIP     string            // webrtc.ice_interfaces; default 127.0.0.1
+	sipListen string            // default UDP on a free 127.0.0.1 port
+	trunk     string            // sip.trunk, a SIP URI
+	rtpPorts  int               // how many RTP ports; default 40
+	sip       map[string]string // more sip.* keys, values in YAML
+	hookURL   string            // webhook.url
+	webhook   map[string]string // more webhook.* keys, values in YAML
+	storeDSN  string            // default sqlite://bridge.db in the bridge's directory
+}
+
+// bridgeYAML renders c as the bridge's configuration file.
+func bridgeYAML(t *testing.T, c bridgeConfig) string {
+	t.Helper()
+	if c.httpHost == "" {
+		c.httpHost = "127.0.0.1"
+	}
+	if c.iceIP == "" {
+		c.iceIP = "127.0.0.1"
+	}
+	if c.sipListen == "" {
+		c.sipListen = fmt.Sprintf("udp:127.0.0.1:%d", harness.FreeUDPPort(t))
+	}
+	if c.rtpPorts == 0 {
+		c.rtpPorts = 40
+	}
+	if c.storeDSN == "" {
+		c.storeDSN = "sqlite://bridge.db"
+	}
+	lo := harness.FreeUDPRange(t, c.rtpPorts) &^ 1 // even (RFC 3550 §11)
+	return fmt.Sprintf(`
+http:
+  listen: "%s:%d"
+  allowed_origins: ["*"]
+auth:
+  token_secret: %q
+  admin_token: %q
+sip:
+  listen: %q
+  trunk: %q
+  rtp_ports: "%d-%d"
+  codecs: ["PCMU", "PCMA"]
+%swebrtc:
+  ice_interfaces: [%q]
+seats:
+  - id: %q
+    sip_username: %q
+    sip_password: %q
+    caller_ids: [%q]
+    country: "US"
+webhook:
+  url: %q
+  secret: %q
+  allow_private: true
+%sstore:
+  dsn: %q
+log:
+  level: debug
+`, c.httpHost, harness.FreeTCPPort(t), tokenSecret, adminToken, c.sipListen, c.trunk, lo, lo+c.rtpPorts-1,
+		yamlKeys(c.sip), c.iceIP, seatID, seatUser, seatPass, callerID, c.hookURL, webhookSecret,
+		yamlKeys(c.webhook), c.storeDSN)
+}
+
+// yamlKeys renders extra keys of a section, indented, in a stable order.
+func yamlKeys(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "  %s: %s\n", k, m[k])
+	}
+	return b.String()
 }

@@ -20,7 +20,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,8 +56,6 @@ type legBridge struct {
 func startLegBridge(t *testing.T, cfg legConfig) *legBridge {
 	t.Helper()
 	hooks := newWebhookSink(t, nil)
-	lo := harness.FreeUDPRange(t, 21)
-	lo += lo % 2 // even (RFC 3550 §11)
 	sipPort := harness.FreeUDPPort(t)
 	if cfg.listen == "" {
 		cfg.listen = fmt.Sprintf("udp:127.0.0.1:%d", sipPort)
@@ -71,45 +68,9 @@ func startLegBridge(t *testing.T, cfg legConfig) *legBridge {
 	for k, v := range cfg.sip {
 		sipKeys[k] = v
 	}
-	keys := make([]string, 0, len(sipKeys))
-	for k := range sipKeys {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var extra strings.Builder
-	for _, k := range keys {
-		fmt.Fprintf(&extra, "  %s: %s\n", k, sipKeys[k])
-	}
-	yaml := fmt.Sprintf(`
-http:
-  listen: "127.0.0.1:%d"
-  allowed_origins: ["*"]
-auth:
-  token_secret: %q
-  admin_token: %q
-sip:
-  listen: %q
-  trunk: %q
-  rtp_ports: "%d-%d"
-  codecs: ["PCMU", "PCMA"]
-%swebrtc:
-  ice_interfaces: ["127.0.0.1"]
-seats:
-  - id: %q
-    sip_username: %q
-    sip_password: %q
-    caller_ids: [%q]
-    country: "US"
-webhook:
-  url: %q
-  secret: %q
-  allow_private: true
-store:
-  dsn: "sqlite://bridge.db"
-log:
-  level: debug
-`, harness.FreeTCPPort(t), tokenSecret, adminToken, cfg.listen, cfg.trunk, lo, lo+19, extra.String(),
-		seatID, seatUser, seatPass, callerID, hooks.URL+"/hooks", webhookSecret)
+	yaml := bridgeYAML(t, bridgeConfig{
+		sipListen: cfg.listen, trunk: cfg.trunk, rtpPorts: 20, sip: sipKeys, hookURL: hooks.URL + "/hooks",
+	})
 	return &legBridge{
 		testBridge: &testBridge{Bridge: harness.StartBridge(t, yaml), hooks: hooks},
 		sipPort:    sipPort,
