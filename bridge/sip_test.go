@@ -269,11 +269,7 @@ func TestFinalResponseCauses(t *testing.T) {
 }
 
 func TestInviteTimeout(t *testing.T) {
-	// A trunk that never answers: a socket that reads nothing.
-	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer dead.Close()
-	uas := &siptest.UAS{Addr: dead.LocalAddr().String()}
+	uas := siptest.Silent(t)
 	b := newBridge(t, uas, func(c *config.Config) { c.SIP.InviteTimeout = 700 * time.Millisecond })
 	st := newStates()
 	place(t, b, st, nil)
@@ -284,27 +280,21 @@ func TestInviteTimeout(t *testing.T) {
 }
 
 func TestTrunkDownRefusesCallsFast(t *testing.T) {
-	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer dead.Close()
-	uas := &siptest.UAS{Addr: dead.LocalAddr().String()}
+	uas := siptest.Silent(t)
 	b := newBridge(t, uas, func(c *config.Config) { c.SIP.OptionsInterval = 200 * time.Millisecond })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go b.ProbeTrunk(ctx)
 	require.Eventually(t, func() bool { s := b.Trunk(); return s.Probing && !s.Up && s.Failures >= 2 }, 10*time.Second, 50*time.Millisecond)
 	seat, _ := b.Config().Seat("s1")
-	_, err = b.Originate(context.Background(), bridge.CallRequest{Auth: &bridge.SeatAuth{Seat: seat, CallerIDs: seat.CallerIDs}, To: "+15550100001", Leg: &fakeLeg{}})
+	_, err := b.Originate(context.Background(), bridge.CallRequest{Auth: &bridge.SeatAuth{Seat: seat, CallerIDs: seat.CallerIDs}, To: "+15550100001", Leg: &fakeLeg{}})
 	require.ErrorIs(t, err, bridge.ErrTrunkUnavailable)
 }
 
 // An agent who hangs up before the trunk said anything is told at once,
 // though the CANCEL itself must wait for a provisional response.
 func TestHangupBeforeAnyResponse(t *testing.T) {
-	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer dead.Close()
-	uas := &siptest.UAS{Addr: dead.LocalAddr().String()}
+	uas := siptest.Silent(t)
 	b := newBridge(t, uas, func(c *config.Config) { c.SIP.InviteTimeout = 30 * time.Second })
 	st := newStates()
 	c := place(t, b, st, nil)

@@ -203,6 +203,18 @@ func (u *UAS) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	<-tx.Done()
 }
 
+// Silent is a trunk that never answers anything: a bound UDP socket that
+// reads nothing, for timeouts and probes. Only its Addr is usable.
+func Silent(t testing.TB) *UAS {
+	t.Helper()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &UAS{t: t, Addr: conn.LocalAddr().String()}
+}
+
 // Requests returns the requests received with the method, in order.
 func (u *UAS) Requests(method sip.RequestMethod) []*sip.Request {
 	u.mu.Lock()
