@@ -34,11 +34,11 @@ type Peer struct {
 	pc  *webrtc.PeerConnection
 
 	mu        sync.Mutex
-	track     *webrtc.TrackLocalStaticRTP // downlink toward the browser; guarded by mu
-	downCodec media.Codec                 // guarded by mu
-	upCodec   media.Codec                 // guarded by mu
-	pkt       rtp.Packet                  // reused for downlink writes; guarded by wmu
-	seq       seqRewriter                 // guarded by wmu
+	track     atomic.Pointer[webrtc.TrackLocalStaticRTP] // downlink toward the browser; set once by the first offer
+	downCodec media.Codec                                // guarded by mu
+	upCodec   media.Codec                                // guarded by mu
+	pkt       rtp.Packet                                 // reused for downlink writes; guarded by wmu
+	seq       seqRewriter                                // guarded by wmu
 	wmu       sync.Mutex
 
 	connected     chan struct{} // closed once ICE+DTLS are up
@@ -122,7 +122,7 @@ func (p *Peer) HandleOffer(offerSDP string) (string, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.track == nil {
+	if p.track.Load() == nil {
 		track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: "audio/" + down.Name, ClockRate: 8000}, "audio", "callbridge")
 		if err != nil {
 			return "", fmt.Errorf("signaling: downlink track: %w", err)
@@ -132,7 +132,7 @@ func (p *Peer) HandleOffer(offerSDP string) (string, error) {
 			return "", fmt.Errorf("signaling: add track: %w", err)
 		}
 		go drainRTCP(sender)
-		p.track = track
+		p.track.Store(track)
 		p.downCodec = down
 		p.upCodec = media.Codec{Name: "opus", ClockRate: 48000, PayloadType: ptOpus}
 		for _, c := range preferencesFor(&parsed) {
@@ -348,22 +348,21 @@ type peerDownlink struct{ p *Peer }
 
 func (d peerDownlink) HandleRTP(h *rtp.Header, payload []byte) error {
 	p := d.p
-	p.mu.Lock()
-	track := p.track
-	p.mu.Unlock()
+	track := p.track.Load()
 	if track == nil {
 		return nil
 	}
+	now := time.Now()
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	p.pkt.Header = *h
-	p.seq.rewrite(&p.pkt.Header, time.Now())
+	p.seq.rewrite(&p.pkt.Header, now)
 	p.pkt.Payload = payload
 	err := track.WriteRTP(&p.pkt)
 	p.pkt.Payload = nil
 	if err == nil {
 		p.stats.downPackets.Add(1)
-		p.stats.lastDown.Store(time.Now().UnixNano())
+		p.stats.lastDown.Store(now.UnixNano())
 	}
 	return err
 }
