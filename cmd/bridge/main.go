@@ -30,6 +30,7 @@ import (
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/signaling"
 	"github.com/callbridge/callbridge/store/backend"
 	"github.com/callbridge/callbridge/web"
@@ -158,7 +159,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		defer cancel()
 		_ = outbox.Close(dctx)
 	}()
-	var events webhook.Publisher = outbox
+	var events record.Publisher = outbox
 
 	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)))
 	if err != nil {
