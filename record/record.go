@@ -198,7 +198,7 @@ type callJSON struct {
 	AnsweredAt  Time           `json:"answered_at"`
 	EndedAt     Time           `json:"ended_at"`
 	DurationS   int            `json:"duration_s"`
-	Hangup      *Cause        `json:"hangup,omitempty"`
+	Hangup      *Cause         `json:"hangup,omitempty"`
 	SIPCallID   string         `json:"sip_call_id,omitempty"`
 	Metadata    map[string]any `json:"metadata,omitempty"`
 	Quality     *Quality       `json:"quality,omitempty"`
