@@ -70,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(sections...); err != nil {
 		return fmt.Errorf("%s:\n%w", *cfgPath, err)
 	}
 	return serve(cfg, nil, stdout)
@@ -150,7 +150,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		return fmt.Errorf("store.dsn: %w", err)
 	}
 	defer st.Close()
-	outbox, err := webhook.NewOutbox(ctx, st, cfg.WebhookConfig(), log.With("component", "webhook"))
+	outbox, err := webhook.NewOutbox(ctx, st, webhook.ConfigFrom(cfg), log.With("component", "webhook"))
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
@@ -281,3 +281,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	_ = srv.Shutdown(sctx)
 	return nil
 }
+
+// sections are the checks of the configuration sections that packages
+// other than config own.
+var sections = []config.Check{webhook.CheckConfig, backend.CheckConfig}
