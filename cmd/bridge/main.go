@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -136,6 +137,8 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 // serve wires and runs everything until SIGTERM (drain) or SIGINT (stop).
 func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	log := newLogger(cfg.Log, os.Stderr)
+	// sipgo logs a few lines through its package logger; same format as ours.
+	sip.SetDefaultLogger(log.With("component", "sip"))
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 
