@@ -2,8 +2,8 @@ package docs
 
 import (
 	"bufio"
-	"encoding/base64"
 	"debug/elf"
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -184,4 +184,31 @@ func TestStopTimeoutAgrees(t *testing.T) {
 	}
 	require.NotEmpty(t, seen)
 	assert.Len(t, seen, 1, "stop timeouts: %v", seen)
+}
+
+// .ci/run's console filter shows progress during the long e2e stage: each
+// subtest as it starts and each widget browser test as it ends, not only
+// the top-level tests.
+func TestCIConsoleShowsProgress(t *testing.T) {
+	script := read(t, ".ci/run")
+	m := regexp.MustCompile(`(?s)\| awk '(.*?)'\n`).FindStringSubmatch(script)
+	require.NotNil(t, m, "the awk filter in .ci/run")
+	in := strings.Join([]string{
+		"=== RUN   TestChromiumWidgetBehindNAT",
+		"=== RUN   TestChromiumWidgetBehindNAT/symmetric_NAT",
+		"    harness.go:12: some detail",
+		"    browser_test.go:40: widget suite: ok 3 - tone number: click the tel: link",
+		"    --- PASS: TestChromiumWidgetBehindNAT/symmetric_NAT (9.1s)",
+		"--- PASS: TestChromiumWidgetBehindNAT (18.2s)",
+		"ok  	github.com/callbridge/callbridge/e2e	400.0s",
+	}, "\n") + "\n"
+	cmd := exec.Command("awk", m[1])
+	cmd.Stdin = strings.NewReader(in)
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	got := string(out)
+	assert.Contains(t, got, "=== RUN   TestChromiumWidgetBehindNAT/symmetric_NAT")
+	assert.Contains(t, got, "widget suite: ok 3")
+	assert.Contains(t, got, "--- PASS: TestChromiumWidgetBehindNAT/symmetric_NAT")
+	assert.NotContains(t, got, "some detail")
 }
