@@ -78,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		case "token":
 			return runToken(args[1:], stdout, stderr)
 		case "version":
-			fmt.Fprintln(stdout, "callbridge", version)
+			fmt.Fprintln(stdout, "callbridge", version, "widget", web.WidgetVersion())
 			return nil
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)

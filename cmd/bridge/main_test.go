@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/callbridge/callbridge/auth"
+	"github.com/callbridge/callbridge/web"
 )
 
 const testSecret = "0123456789abcdef0123456789abcdef-test"
@@ -77,6 +78,8 @@ func TestVersion(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run([]string{"version"}, &out, &out))
 	assert.Contains(t, out.String(), "callbridge")
+	assert.Contains(t, out.String(), "widget "+web.WidgetVersion(), "the widget's version (its npm package's)")
+	assert.NotEmpty(t, web.WidgetVersion())
 }
 
 // `bridge token --seat agent-7 --ttl 1h`, as docs/WIDGET.md prints it, reads
