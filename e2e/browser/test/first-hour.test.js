@@ -67,6 +67,8 @@ test("the README's snippet, as written, calls from its tel: link", async () => {
   const s = await open(crm.url('/crm/'));
   try {
     await s.phone.locator('.status-text').filter({ hasText: 'Ready' }).waitFor({ timeout: 15000 });
+    // A real CRM's agent sees a generic placeholder, not a demo number.
+    assert.equal(await s.phone.locator('.number').getAttribute('placeholder'), 'Number to call');
     await s.page.getByRole('link', { name: '+44 20 7183 8750' }).click();
     // The demo trunk knows no +44 number: a real INVITE, answered 404.
     const ended = await eventually(async () => (await s.events('callended'))[0], { what: 'the call to end', timeoutMs: 15000 });
