@@ -7,6 +7,7 @@ package e2e
 // candidates are then 10.99.0.1, and nothing can leave the host.
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,9 @@ import (
 	"github.com/callbridge/callbridge/e2e/harness"
 )
 
+// tapResult matches a test's result line in node --test's TAP output.
+var tapResult = regexp.MustCompile(`^\s*(not )?ok \d+ - `)
+
 func TestBrowserWidgetSuite(t *testing.T) {
 	bin := harness.BuildBridge(t) // its real-bridge tests reuse this build
 	ns := harness.NewSealedNetns(t)
@@ -24,6 +28,13 @@ func TestBrowserWidgetSuite(t *testing.T) {
 		NodeArgs: []string{"--test", "--test-concurrency=1", "--test-timeout=480000", "test/"},
 		Env:      map[string]string{"CALLBRIDGE_BIN": bin},
 		Timeout:  20 * time.Minute,
+		// One line per finished test while the suite runs (node's TAP
+		// output): .ci/run shows these as progress.
+		Progress: func(line string) {
+			if tapResult.MatchString(line) {
+				t.Logf("widget suite: %s", strings.TrimSpace(line))
+			}
+		},
 	})
 	require.NoError(t, err, "widget browser suite:\n%s", out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")

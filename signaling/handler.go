@@ -124,6 +124,10 @@ func (s *Server) Sessions() []*Session {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.checkOrigin(r) {
+		s.refuseOrigin(w, r)
+		return
+	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		s.log.Info("websocket upgrade refused", "origin", r.Header.Get("Origin"), "error", err)

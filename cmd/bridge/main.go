@@ -5,6 +5,7 @@
 //	bridge [--config FILE]                  run (demo mode without a config)
 //	bridge token --seat ID [--ttl 1h]       print a seat token for development
 //	bridge version
+//	bridge help
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -43,26 +45,58 @@ var version = "dev"
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // -h among the run flags: usage printed
+		}
 		fmt.Fprintln(os.Stderr, "bridge:", err)
 		os.Exit(1)
 	}
 }
 
+// usage is what `bridge --help` prints.
+const usage = `callbridge: a WebRTC softphone widget on one side, a SIP trunk on the other.
+
+Usage:
+  bridge [--config FILE]      run the bridge; with no configuration, a demo
+                              with a built-in SIP test trunk on loopback
+  bridge token --seat ID [--ttl 1h] [--caller-ids +1…,+1…] [--config FILE]
+                              print a seat token (for testing; your CRM
+                              backend mints them in production)
+  bridge version              print the version
+  bridge help                 print this help
+
+The configuration file comes from --config or BRIDGE_CONFIG; every key can
+also be set with its BRIDGE_* environment variable (docs/CONFIG.md).
+`
+
+// defaultConfigPaths are where `bridge token` looks for the configuration
+// when neither --config, BRIDGE_CONFIG nor BRIDGE_AUTH_TOKEN_SECRET is set:
+// the file the README's commands use, then the container's.
+var defaultConfigPaths = []string{"bridge.yaml", "/etc/callbridge/bridge.yaml"}
+
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "token":
-			return runToken(args[1:], stdout)
+			return runToken(args[1:], stdout, stderr)
 		case "version":
-			fmt.Fprintln(stdout, "callbridge", version)
+			fmt.Fprintln(stdout, "callbridge", version, "widget", web.WidgetVersion())
+			return nil
+		case "help", "-h", "-help", "--help":
+			fmt.Fprint(stdout, usage)
 			return nil
 		}
 	}
 	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	cfgPath := fs.String("config", os.Getenv("BRIDGE_CONFIG"), "YAML configuration file (env BRIDGE_CONFIG); none = demo mode")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unknown command %q", fs.Arg(0))
 	}
 	if *cfgPath == "" {
 		return runDemo(stdout)
@@ -78,19 +112,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // runToken prints a seat token: bridge token --seat ID [--ttl 1h].
-func runToken(args []string, stdout io.Writer) error {
+func runToken(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	seat := fs.String("seat", "", "seat id (required)")
 	ttl := fs.Duration("ttl", time.Hour, "token lifetime")
-	cfgPath := fs.String("config", os.Getenv("BRIDGE_CONFIG"), "configuration file with auth.token_secret")
+	cfgPath := fs.String("config", os.Getenv("BRIDGE_CONFIG"), "configuration file with auth.token_secret (default ./bridge.yaml, then /etc/callbridge/bridge.yaml)")
 	callerIDs := fs.String("caller-ids", "", "comma-separated subset of the seat's caller ids")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	if *seat == "" {
 		return errors.New("token: --seat is required")
 	}
 	secret := os.Getenv("BRIDGE_AUTH_TOKEN_SECRET")
+	if *cfgPath == "" && secret == "" {
+		for _, p := range defaultConfigPaths {
+			if _, err := os.Stat(p); err == nil {
+				*cfgPath = p
+				break
+			}
+		}
+	}
 	if *cfgPath != "" {
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {
@@ -102,7 +148,7 @@ func runToken(args []string, stdout io.Writer) error {
 		}
 	}
 	if secret == "" {
-		return errors.New("token: give --config FILE or BRIDGE_AUTH_TOKEN_SECRET")
+		return fmt.Errorf("token: no configuration: give --config FILE (none at %s) or set BRIDGE_AUTH_TOKEN_SECRET", strings.Join(defaultConfigPaths, " or "))
 	}
 	var ids []string
 	if *callerIDs != "" {
@@ -138,6 +184,8 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 // serve wires and runs everything until SIGTERM (drain) or SIGINT (stop).
 func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	log := newLogger(cfg.Log, os.Stderr)
+	// sipgo logs a few lines through its package logger; same format as ours.
+	sip.SetDefaultLogger(log.With("component", "sip"))
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 
