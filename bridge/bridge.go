@@ -212,11 +212,14 @@ type SeatAuth struct {
 	Seat      *config.Seat
 	CallerIDs []string
 	ExpiresAt time.Time
+	// Token is the verified token (its jti and iat judge replays and revocations).
+	Token *auth.Claims
 }
 
 // Authenticate verifies a seat token (signaling.md, "Authentication").
 func (b *Bridge) Authenticate(token string) (*SeatAuth, error) {
-	claims, err := auth.Verify([]byte(b.cfg.Auth.TokenSecret), token)
+	claims, err := auth.VerifyPolicy([]byte(b.cfg.Auth.TokenSecret), token, auth.Policy{
+		MaxLifetime: b.cfg.Auth.MaxTokenLifetime, Skew: b.cfg.Auth.ClockSkew, RequireID: b.cfg.Auth.SingleUseTokens})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
@@ -236,7 +239,7 @@ func (b *Bridge) Authenticate(token string) (*SeatAuth, error) {
 			}
 		}
 	}
-	return &SeatAuth{Seat: seat, CallerIDs: ids, ExpiresAt: claims.ExpiresAt}, nil
+	return &SeatAuth{Seat: seat, CallerIDs: ids, ExpiresAt: claims.ExpiresAt, Token: claims}, nil
 }
 
 // CallRequest is an agent's click: place a call from a seat to a number.

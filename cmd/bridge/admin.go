@@ -12,7 +12,7 @@ import (
 )
 
 // mountAdmin adds the operator endpoints behind auth.admin_token.
-func mountAdmin(mux *http.ServeMux, cfg *config.Config, b *bridge.Bridge, sig *signaling.Server, records http.Handler) {
+func mountAdmin(mux *http.ServeMux, cfg *config.Config, b *bridge.Bridge, sig *signaling.Server, records http.Handler, tokens *auth.Guard) {
 	guard := func(h http.HandlerFunc) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !auth.BearerMatches(cfg.Auth.AdminToken, r) {
@@ -42,6 +42,12 @@ func mountAdmin(mux *http.ServeMux, cfg *config.Config, b *bridge.Bridge, sig *s
 	mux.Handle("GET "+diag.APIPath, stats)
 	mux.Handle("GET /v1/admin/trunk", guard(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, b.Trunk())
+	}))
+	mux.Handle("GET /v1/admin/revocations", guard(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"revocations": tokens.Revocations()})
+	}))
+	mux.Handle("POST /v1/admin/revocations", guard(func(w http.ResponseWriter, r *http.Request) {
+		revoke(w, r, cfg, tokens)
 	}))
 }
 
@@ -80,4 +86,41 @@ func writeJSON(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// revoke adds an entry to the token revocation list: {"seat": "agent-7"}
+// refuses the seat's tokens issued until now, {"token_id": "…"} one token;
+// the sessions they opened are closed with token_revoked.
+func revoke(w http.ResponseWriter, r *http.Request, cfg *config.Config, tokens *auth.Guard) {
+	var req struct {
+		Seat    string `json:"seat"`
+		TokenID string `json:"token_id"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		http.Error(w, "want {\"seat\": \"…\"} or {\"token_id\": \"…\"}: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	var rev auth.Revocation
+	switch {
+	case (req.Seat == "") == (req.TokenID == ""):
+		http.Error(w, "give exactly one of seat and token_id", http.StatusBadRequest)
+		return
+	case req.Seat != "":
+		if _, ok := cfg.Seat(req.Seat); !ok {
+			http.Error(w, "no such seat", http.StatusNotFound)
+			return
+		}
+		rev = tokens.RevokeSeat(req.Seat)
+	default:
+		if len(req.TokenID) > 256 {
+			http.Error(w, "token_id too long", http.StatusBadRequest)
+			return
+		}
+		rev = tokens.RevokeToken(req.TokenID)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(rev)
 }

@@ -25,7 +25,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
@@ -116,8 +115,9 @@ func runToken(args []string, stdout io.Writer) error {
 
 // extras are what demo mode adds to the HTTP server.
 type extras struct {
-	httpLn  net.Listener   // pre-bound HTTP listener, or nil
-	sipConn net.PacketConn // pre-bound SIP socket, or nil
+	ctx     context.Context // ends the server like SIGINT; nil = signals only (tests)
+	httpLn  net.Listener    // pre-bound HTTP listener, or nil
+	sipConn net.PacketConn  // pre-bound SIP socket, or nil
 	routes  func(mux *http.ServeMux)
 	cleanup func()
 	banner  func(httpAddr string) string
@@ -136,7 +136,11 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 // serve wires and runs everything until SIGTERM (drain) or SIGINT (stop).
 func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	log := newLogger(cfg.Log, os.Stderr)
-	ctx, stop := context.WithCancel(context.Background())
+	parent := context.Background()
+	if ex != nil && ex.ctx != nil {
+		parent = ex.ctx
+	}
+	ctx, stop := context.WithCancel(parent)
 	defer stop()
 
 	reg := prometheus.NewRegistry()
@@ -212,12 +216,19 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tokens := auth.NewGuard(cfg.Auth.MaxTokenLifetime, cfg.Auth.ClockSkew, nil)
 	sig := signaling.Handler(signaling.Options{
-		Bridge:         b,
-		API:            api,
-		AllowedOrigins: cfg.HTTP.AllowedOrigins,
-		ICEServers:     cfg.WebRTC.ICEServers,
-		Logger:         log.With("component", "signaling"),
+		Bridge:          b,
+		API:             api,
+		AllowedOrigins:  cfg.HTTP.AllowedOrigins,
+		Hostnames:       cfg.HTTP.Hostnames,
+		ICEServers:      cfg.WebRTC.ICEServers,
+		Logger:          log.With("component", "signaling"),
+		MaxPending:      cfg.HTTP.MaxPendingWebSockets,
+		MaxPendingPerIP: cfg.HTTP.MaxPendingWebSocketsPerIP,
+		Limits:          cfg.Limits,
+		Tokens:          tokens,
+		CandidatePolicy: signaling.NewCandidatePolicy(cfg.WebRTC),
 	})
 
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -227,12 +238,24 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	httpMux := http.NewServeMux()
 	httpMux.Handle("GET /v1/ws", sig)
 	httpMux.Handle("GET "+web.SoftphonePath, web.Softphone())
-	httpMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if cfg.Metrics.Listen == "" {
+		httpMux.Handle("GET /metrics", metricsHandler(cfg.Metrics, reg))
+	} else {
+		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", metricsHandler(cfg.Metrics, reg))
+		msrv := newHTTPServer(cfg.HTTP, mmux)
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+	}
 	httpMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mountAdmin(httpMux, cfg, b, sig, webhook.AdminHandler(outbox, log.With("component", "admin")))
+	mountAdmin(httpMux, cfg, b, sig, webhook.AdminHandler(outbox, log.With("component", "admin")), tokens)
 	if ex != nil && ex.routes != nil {
 		ex.routes(httpMux)
 	}
@@ -246,7 +269,8 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	} else if ln, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
 	}
-	srv := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second}
+	ln = limitListener(cfg.HTTP, ln, reg)
+	srv := newHTTPServer(cfg.HTTP, httpMux)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "error", err)
