@@ -281,12 +281,20 @@ const (
 // for the session's media; run it off the signaling read loop.
 func (b *Bridge) Originate(ctx context.Context, req CallRequest) (*Call, error) {
 	seat := req.Auth.Seat
-	to, err := phone.Normalize(req.To, seat.Country)
+	// An emergency number is refused, or under dialing.emergency: dial
+	// sent as dialed, past the destination rules and the call rate.
+	to, err := b.emergency(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidNumber, err)
-	}
-	if err := b.destinationAllowed(seat, to); err != nil {
 		return nil, err
+	}
+	isEmergency := to != ""
+	if !isEmergency {
+		if to, err = phone.Normalize(req.To, seat.Country); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidNumber, err)
+		}
+		if err := b.destinationAllowed(seat, to); err != nil {
+			return nil, err
+		}
 	}
 	from := req.From
 	if from == "" {
@@ -310,7 +318,7 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (*Call, error) 
 		return nil, fmt.Errorf("%w: no answer to OPTIONS since %s", ErrTrunkUnavailable, st.LastOK.Format(time.RFC3339))
 	}
 
-	if !b.rateAllow(seat.ID) {
+	if !isEmergency && !b.rateAllow(seat.ID) {
 		return nil, fmt.Errorf("%w: %d a minute", ErrRateLimited, b.cfg.Dialing.CallsPerMinute)
 	}
 
@@ -532,24 +540,31 @@ func (b *Bridge) Drain(ctx context.Context) error {
 	}
 }
 
-// destinationAllowed applies dialing.blocked_prefixes and the seat's (or
-// dialing's) allowed countries to a normalized number.
+// destinationAllowed applies dialing.blocked_prefixes, the high-risk
+// number types and countries, and the seat's (or dialing's) allowed
+// countries to a normalized number.
 func (b *Bridge) destinationAllowed(seat *config.Seat, to string) error {
 	for _, p := range b.cfg.Dialing.BlockedPrefixes {
 		if strings.HasPrefix(to, p) {
 			return fmt.Errorf("%w: %s is in the blocked range %s", ErrDestinationNotAllow, to, p)
 		}
 	}
+	if err := b.numberTypeAllowed(to); err != nil {
+		return err
+	}
 	allowed := b.cfg.Dialing.AllowedCountries
 	if len(seat.AllowedCountries) > 0 {
 		allowed = seat.AllowedCountries
 	}
-	if len(allowed) == 0 {
-		return nil
-	}
 	region, err := phone.Region(to)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidNumber, err)
+	}
+	if err := regionAllowed(region, allowed); err != nil {
+		return err
+	}
+	if len(allowed) == 0 {
+		return nil
 	}
 	for _, a := range allowed {
 		if strings.EqualFold(a, region) {
