@@ -188,6 +188,10 @@ func NewOutbox(ctx context.Context, st store.Store, cfg SenderConfig, log *slog.
 	return o, nil
 }
 
+// TemplateFallbacks is how many events were sent with the standard body
+// because webhook.template failed on them.
+func (o *Outbox) TemplateFallbacks() uint64 { return o.render.Fallbacks() }
+
 // Store returns the store the outbox writes to.
 func (o *Outbox) Store() store.Store { return o.st }
 
@@ -237,13 +241,16 @@ func (o *Outbox) commit(ctx context.Context, ev Event) error {
 		if err != nil {
 			return fmt.Errorf("webhook: encode event: %w", err)
 		}
-		body, err := o.render.Render(ev)
-		if err != nil {
+		body, contentType, err := o.render.Body(ev)
+		if body == nil {
 			return err
+		}
+		if err != nil {
+			o.log.Warn("webhook template failed; sending the standard event body", "event_id", ev.ID, "call_id", ev.Call.CallID, "error", err)
 		}
 		sev = &store.Event{
 			ID: ev.ID, CallID: ev.Call.CallID, Type: ev.Type, CreatedAt: ev.CreatedAt,
-			URL: url, ContentType: o.render.ContentType(), Body: body, Payload: payload,
+			URL: url, ContentType: contentType, Body: body, Payload: payload,
 			NextAttemptAt: now,
 		}
 	}

@@ -163,6 +163,10 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		_ = outbox.Close(dctx)
 	}()
 	var events webhook.Publisher = outbox
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: "callbridge", Name: "webhook_template_fallbacks_total",
+		Help: "Webhook events sent with the standard body because webhook.template failed on them.",
+	}, func() float64 { return float64(outbox.TemplateFallbacks()) }))
 
 	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)))
 	if err != nil {
