@@ -313,6 +313,9 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (*Call, error) 
 		return nil, fmt.Errorf("%w: metadata over 4 KiB", errBadRequest)
 	}
 
+	if err := b.storeHealthy(); err != nil {
+		return nil, err
+	}
 	if !b.trunkUp() {
 		st := b.Trunk()
 		return nil, fmt.Errorf("%w: no answer to OPTIONS since %s", ErrTrunkUnavailable, st.LastOK.Format(time.RFC3339))

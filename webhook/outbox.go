@@ -129,6 +129,13 @@ type Outbox struct {
 
 	mu     sync.Mutex
 	closed bool // guarded by mu
+
+	healthEvery time.Duration // store check and held-event retry period
+	hmu         sync.Mutex
+	held        []Event   // published, not yet committed, in order; guarded by hmu
+	failErr     error     // the last commit failure; guarded by hmu
+	failSince   time.Time // when events began to be held; guarded by hmu
+	checkErr    error     // the store's own Check; guarded by hmu
 }
 
 var _ Publisher = (*Outbox)(nil)
@@ -151,6 +158,7 @@ func NewOutbox(ctx context.Context, st store.Store, cfg SenderConfig, log *slog.
 		poll:        DefaultPollInterval,
 		concurrency: DefaultConcurrency,
 		heartbeat:   DefaultHeartbeat,
+		healthEvery: DefaultHealthInterval,
 		wake:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
@@ -163,6 +171,9 @@ func NewOutbox(ctx context.Context, st store.Store, cfg SenderConfig, log *slog.
 	}
 	if o.heartbeat <= 0 {
 		o.heartbeat = DefaultHeartbeat
+	}
+	if o.healthEvery <= 0 {
+		o.healthEvery = DefaultHealthInterval
 	}
 	if o.staleAfter <= 0 {
 		o.staleAfter = 4 * o.heartbeat
@@ -180,10 +191,12 @@ func NewOutbox(ctx context.Context, st store.Store, cfg SenderConfig, log *slog.
 		return nil, err
 	}
 	o.abort, o.kill = context.WithCancel(context.Background())
+	o.checkStore()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); o.run() }()
 	go func() { defer wg.Done(); o.beat() }()
+	go func() { defer wg.Done(); o.watchStore() }()
 	go func() { wg.Wait(); close(o.done) }()
 	return o, nil
 }
@@ -197,7 +210,8 @@ func (o *Outbox) Store() store.Store { return o.st }
 
 // Publish commits ev and the call record it carries, then wakes the
 // worker. It waits for the store write (milliseconds), never for the
-// network. It does not depend on ctx being live: the bridge may publish
+// network. When the store fails, ev is held in memory and committed, in
+// order, once the store writes again (see Healthy). It does not depend on ctx being live: the bridge may publish
 // call.completed from a call context that has just been cancelled.
 func (o *Outbox) Publish(ctx context.Context, ev Event) error {
 	if err := ev.Validate(); err != nil {
@@ -209,7 +223,7 @@ func (o *Outbox) Publish(ctx context.Context, ev Event) error {
 	if closed {
 		return ErrClosed
 	}
-	if err := o.commit(ctx, ev); err != nil {
+	if err := o.publishOrHold(ctx, ev); err != nil {
 		return err
 	}
 	o.Kick()
@@ -255,7 +269,7 @@ func (o *Outbox) commit(ctx context.Context, ev Event) error {
 		}
 	}
 	if err := o.st.Record(ctx, call, sev); err != nil {
-		return fmt.Errorf("webhook: commit %s %s: %w", ev.Type, ev.ID, err)
+		return &storeError{fmt.Errorf("webhook: commit %s %s: %w", ev.Type, ev.ID, err)}
 	}
 	return nil
 }

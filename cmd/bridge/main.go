@@ -163,6 +163,19 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		_ = outbox.Close(dctx)
 	}()
 	var events webhook.Publisher = outbox
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "callbridge", Name: "store_up",
+		Help: "1 while the store takes writes; 0 while call events are held in memory and new calls refused.",
+	}, func() float64 {
+		if outbox.Healthy() != nil {
+			return 0
+		}
+		return 1
+	}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "callbridge", Name: "store_held_events",
+		Help: "Call events waiting in memory for the store to write again.",
+	}, func() float64 { return float64(outbox.Held()) }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Namespace: "callbridge", Name: "webhook_template_fallbacks_total",
 		Help: "Webhook events sent with the standard body because webhook.template failed on them.",
@@ -258,6 +271,15 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	httpMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
+	})
+	httpMux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if err := outbox.Healthy(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready: call records cannot be written\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
 	})
 	mountAdmin(httpMux, cfg, b, sig, webhook.AdminHandler(outbox, log.With("component", "admin")), tokens)
 	if ex != nil && ex.routes != nil {
