@@ -61,7 +61,7 @@ func TestStoreFailureRefusesCallsAndRecovers(t *testing.T) {
 		_ = conn.Close()
 	})
 	seat, _ := cfg.Seat("s1")
-	originate := func(st *states) (*bridge.Call, error) {
+	originate := func(st *states) (bridge.CallControl, error) {
 		return b.Originate(context.Background(), bridge.CallRequest{
 			Auth: &bridge.SeatAuth{Seat: seat, CallerIDs: seat.CallerIDs}, RequestID: "r", To: "+15550100001",
 			Leg: &fakeLeg{}, OnState: st.on,
@@ -85,12 +85,12 @@ func TestStoreFailureRefusesCallsAndRecovers(t *testing.T) {
 
 	c.Hangup()
 	first.wait(t, bridge.StateEnded, 5*time.Second)
-	_, err = st.GetCall(context.Background(), c.ID)
+	_, err = st.GetCall(context.Background(), c.CallID())
 	require.Error(t, err, "not in the store while it fails")
 
 	st.Fail(false)
 	require.Eventually(t, func() bool { return ob.Healthy() == nil }, 10*time.Second, 5*time.Millisecond)
-	rec, err := st.GetCall(context.Background(), c.ID)
+	rec, err := st.GetCall(context.Background(), c.CallID())
 	require.NoError(t, err, "the held events were committed")
 	assert.True(t, rec.Final, "up to call.completed")
 

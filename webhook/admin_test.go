@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/store"
 )
 
@@ -46,7 +47,7 @@ func TestAdminAPI(t *testing.T) {
 	})
 	a := callEvents("call-a")
 	b := callEvents("call-b")
-	b[3].Call.Seat, b[3].Call.Status = "agent-9", StatusBusy
+	b[3].Call.Seat, b[3].Call.Status = "agent-9", record.StatusBusy
 	for i := range b {
 		b[i].Call.Seat = "agent-9"
 	}
@@ -63,7 +64,8 @@ func TestAdminAPI(t *testing.T) {
 	env.ob.Kick()
 	env.waitEvent(t, b[3].ID, state(store.StateDead))
 
-	h := AdminHandler(env.ob, testLogger(t))
+	h := http.NewServeMux()
+	MountAdmin(h, func(h http.Handler) http.Handler { return h }, env.ob, testLogger(t))
 
 	m := adminGet(t, h, "GET", "/v1/admin/records", http.StatusOK)
 	assert.Len(t, m["records"], 2)
@@ -146,7 +148,8 @@ func TestAdminAPIRedactsURLSecrets(t *testing.T) {
 	ev := callEvents("call-r")[3]
 	require.NoError(t, env.ob.Publish(context.Background(), ev))
 	env.waitEvent(t, ev.ID, state(store.StateDelivered))
-	h := AdminHandler(env.ob, testLogger(t))
+	h := http.NewServeMux()
+	MountAdmin(h, func(h http.Handler) http.Handler { return h }, env.ob, testLogger(t))
 	m := adminGet(t, h, "GET", "/v1/admin/events/"+ev.ID, http.StatusOK)
 	assert.Equal(t, rc.URL()+"?api_key=REDACTED", m["url"])
 	m = adminGet(t, h, "GET", "/v1/admin/events?call_id=call-r", http.StatusOK)

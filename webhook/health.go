@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/store"
 )
 
@@ -59,7 +60,7 @@ func (o *Outbox) Held() int {
 // committed in order as soon as the store writes again. A held event is
 // accepted: Publish returns nil. Only a bridge that exits while holding
 // events loses them (Close logs each one).
-func (o *Outbox) publishOrHold(ctx context.Context, ev Event) error {
+func (o *Outbox) publishOrHold(ctx context.Context, ev record.Event) error {
 	o.hmu.Lock()
 	if len(o.held) > 0 || o.checkErr != nil {
 		o.held = append(o.held, ev)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/callbridge/callbridge/record"
 )
 
 // Templates that put outside data (metadata, the trunk's hangup reason)
@@ -58,7 +60,7 @@ func TestTemplateFailureFallsBackToStandardBody(t *testing.T) {
 		assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
 		got := decodeEvent(t, r.Body)
 		assert.Equal(t, ev.ID, got.ID)
-		assert.Equal(t, TypeCompleted, got.Type)
+		assert.Equal(t, record.TypeCompleted, got.Type)
 		assert.Equal(t, uint64(1), env.ob.TemplateFallbacks())
 		c, err := env.st.GetCall(context.Background(), "c-fallback")
 		require.NoError(t, err)

@@ -29,6 +29,8 @@ import (
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/diag"
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/signaling"
 	"github.com/callbridge/callbridge/store/backend"
 	"github.com/callbridge/callbridge/web"
@@ -68,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(sections...); err != nil {
 		return fmt.Errorf("%s:\n%w", *cfgPath, err)
 	}
 	return serve(cfg, nil, stdout)
@@ -153,7 +155,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		return fmt.Errorf("store.dsn: %w", err)
 	}
 	defer st.Close()
-	outbox, err := webhook.NewOutbox(ctx, st, cfg.WebhookConfig(), log.With("component", "webhook"))
+	outbox, err := webhook.NewOutbox(ctx, st, webhook.ConfigFrom(cfg), log.With("component", "webhook"))
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
@@ -162,7 +164,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		defer cancel()
 		_ = outbox.Close(dctx)
 	}()
-	var events webhook.Publisher = outbox
+	var events record.Publisher = outbox
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "callbridge", Name: "store_up",
 		Help: "1 while the store takes writes; 0 while call events are held in memory and new calls refused.",
@@ -281,7 +283,12 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-	mountAdmin(httpMux, cfg, b, sig, webhook.AdminHandler(outbox, log.With("component", "admin")), tokens)
+	// Operator endpoints, each registered by its owner behind the admin token.
+	admin := auth.RequireAdmin(cfg.Auth.AdminToken)
+	b.MountAdmin(httpMux, admin)
+	webhook.MountAdmin(httpMux, admin, outbox, log.With("component", "admin"))
+	diag.Mount(httpMux, diagSource{b, sig}, admin)
+	tokens.MountAdmin(httpMux, admin, func(id string) bool { _, ok := cfg.Seat(id); return ok })
 	if ex != nil && ex.routes != nil {
 		ex.routes(httpMux)
 	}
@@ -330,3 +337,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	_ = srv.Shutdown(sctx)
 	return nil
 }
+
+// sections are the checks of the configuration sections that packages
+// other than config own.
+var sections = []config.Check{webhook.CheckConfig, backend.CheckConfig}
