@@ -71,7 +71,7 @@ const (
 	// DefaultCandidatesPerSession is limits.candidates_per_session.
 	DefaultCandidatesPerSession = 64
 	// DefaultStatsPerMinute is limits.stats_per_minute.
-	DefaultStatsPerMinute = 12
+	DefaultStatsPerMinute = 20
 	// DefaultStatsMaxBytes is limits.stats_max_bytes.
 	DefaultStatsMaxBytes = 16 << 10
 	// DefaultRequestsPerSecond is limits.requests_per_second.
