@@ -274,11 +274,14 @@ type SeatAuth struct {
 	Seat      *config.Seat
 	CallerIDs []string
 	ExpiresAt time.Time
+	// Token is the verified token (its jti and iat judge replays and revocations).
+	Token *auth.Claims
 }
 
 // Authenticate verifies a seat token (signaling.md, "Authentication").
 func (b *Bridge) Authenticate(token string) (*SeatAuth, error) {
-	claims, err := auth.Verify([]byte(b.cfg.Auth.TokenSecret), token)
+	claims, err := auth.VerifyPolicy([]byte(b.cfg.Auth.TokenSecret), token, auth.Policy{
+		MaxLifetime: b.cfg.Auth.MaxTokenLifetime, Skew: b.cfg.Auth.ClockSkew, RequireID: b.cfg.Auth.SingleUseTokens})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
@@ -298,7 +301,7 @@ func (b *Bridge) Authenticate(token string) (*SeatAuth, error) {
 			}
 		}
 	}
-	return &SeatAuth{Seat: seat, CallerIDs: ids, ExpiresAt: claims.ExpiresAt}, nil
+	return &SeatAuth{Seat: seat, CallerIDs: ids, ExpiresAt: claims.ExpiresAt, Token: claims}, nil
 }
 
 // CallRequest is an agent's click: place a call from a seat to a number.
@@ -340,12 +343,20 @@ const (
 // for the session's media; run it off the signaling read loop.
 func (b *Bridge) Originate(ctx context.Context, req CallRequest) (CallControl, error) {
 	seat := req.Auth.Seat
-	to, err := phone.Normalize(req.To, seat.Country)
+	// An emergency number is refused, or under dialing.emergency: dial
+	// sent as dialed, past the destination rules and the call rate.
+	to, err := b.emergency(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidNumber, err)
-	}
-	if err := b.destinationAllowed(seat, to); err != nil {
 		return nil, err
+	}
+	isEmergency := to != ""
+	if !isEmergency {
+		if to, err = phone.Normalize(req.To, seat.Country); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidNumber, err)
+		}
+		if err := b.destinationAllowed(seat, to); err != nil {
+			return nil, err
+		}
 	}
 	from := req.From
 	if from == "" {
@@ -364,13 +375,16 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (CallControl, e
 		return nil, fmt.Errorf("%w: metadata over 4 KiB", errBadRequest)
 	}
 
+	if err := b.storeHealthy(); err != nil {
+		return nil, err
+	}
 	b.waitServing(ctx)
 	if !b.trunkUp() {
 		st := b.Trunk()
 		return nil, fmt.Errorf("%w: no answer to OPTIONS since %s", ErrTrunkUnavailable, st.LastOK.Format(time.RFC3339))
 	}
 
-	if !b.rateAllow(seat.ID) {
+	if !isEmergency && !b.rateAllow(seat.ID) {
 		return nil, fmt.Errorf("%w: %d a minute", ErrRateLimited, b.cfg.Dialing.CallsPerMinute)
 	}
 
@@ -621,24 +635,31 @@ func (b *Bridge) Drain(ctx context.Context) error {
 	}
 }
 
-// destinationAllowed applies dialing.blocked_prefixes and the seat's (or
-// dialing's) allowed countries to a normalized number.
+// destinationAllowed applies dialing.blocked_prefixes, the high-risk
+// number types and countries, and the seat's (or dialing's) allowed
+// countries to a normalized number.
 func (b *Bridge) destinationAllowed(seat *config.Seat, to string) error {
 	for _, p := range b.cfg.Dialing.BlockedPrefixes {
 		if strings.HasPrefix(to, p) {
 			return fmt.Errorf("%w: %s is in the blocked range %s", ErrDestinationNotAllow, to, p)
 		}
 	}
+	if err := b.numberTypeAllowed(to); err != nil {
+		return err
+	}
 	allowed := b.cfg.Dialing.AllowedCountries
 	if len(seat.AllowedCountries) > 0 {
 		allowed = seat.AllowedCountries
 	}
-	if len(allowed) == 0 {
-		return nil
-	}
 	region, err := phone.Region(to)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidNumber, err)
+	}
+	if err := regionAllowed(region, allowed); err != nil {
+		return err
+	}
+	if len(allowed) == 0 {
+		return nil
 	}
 	for _, a := range allowed {
 		if strings.EqualFold(a, region) {

@@ -27,7 +27,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
@@ -164,8 +163,9 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 
 // extras are what demo mode adds to the HTTP server.
 type extras struct {
-	httpLn  net.Listener   // pre-bound HTTP listener, or nil
-	sipConn net.PacketConn // pre-bound SIP socket, or nil
+	ctx     context.Context // ends the server like SIGINT; nil = signals only (tests)
+	httpLn  net.Listener    // pre-bound HTTP listener, or nil
+	sipConn net.PacketConn  // pre-bound SIP socket, or nil
 	routes  func(mux *http.ServeMux)
 	cleanup func()
 	banner  func(httpAddr string) string
@@ -186,7 +186,11 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	log := newLogger(cfg.Log, os.Stderr)
 	// sipgo logs a few lines through its package logger; same format as ours.
 	sip.SetDefaultLogger(log.With("component", "sip"))
-	ctx, stop := context.WithCancel(context.Background())
+	parent := context.Background()
+	if ex != nil && ex.ctx != nil {
+		parent = ex.ctx
+	}
+	ctx, stop := context.WithCancel(parent)
 	defer stop()
 
 	reg := prometheus.NewRegistry()
@@ -209,6 +213,23 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		_ = outbox.Close(dctx)
 	}()
 	var events record.Publisher = outbox
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "callbridge", Name: "store_up",
+		Help: "1 while the store takes writes; 0 while call events are held in memory and new calls refused.",
+	}, func() float64 {
+		if outbox.Healthy() != nil {
+			return 0
+		}
+		return 1
+	}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "callbridge", Name: "store_held_events",
+		Help: "Call events waiting in memory for the store to write again.",
+	}, func() float64 { return float64(outbox.Held()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: "callbridge", Name: "webhook_template_fallbacks_total",
+		Help: "Webhook events sent with the standard body because webhook.template failed on them.",
+	}, func() float64 { return float64(outbox.TemplateFallbacks()) }))
 
 	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)))
 	if err != nil {
@@ -262,12 +283,19 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tokens := auth.NewGuard(cfg.Auth.MaxTokenLifetime, cfg.Auth.ClockSkew, nil)
 	sig := signaling.Handler(signaling.Options{
-		Bridge:         b,
-		API:            api,
-		AllowedOrigins: cfg.HTTP.AllowedOrigins,
-		ICEServers:     cfg.WebRTC.ICEServers,
-		Logger:         log.With("component", "signaling"),
+		Bridge:          b,
+		API:             api,
+		AllowedOrigins:  cfg.HTTP.AllowedOrigins,
+		Hostnames:       cfg.HTTP.Hostnames,
+		ICEServers:      cfg.WebRTC.ICEServers,
+		Logger:          log.With("component", "signaling"),
+		MaxPending:      cfg.HTTP.MaxPendingWebSockets,
+		MaxPendingPerIP: cfg.HTTP.MaxPendingWebSocketsPerIP,
+		Limits:          cfg.Limits,
+		Tokens:          tokens,
+		CandidatePolicy: signaling.NewCandidatePolicy(cfg.WebRTC),
 	})
 
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -277,16 +305,38 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	httpMux := http.NewServeMux()
 	httpMux.Handle("GET /v1/ws", sig)
 	httpMux.Handle("GET "+web.SoftphonePath, web.Softphone())
-	httpMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if cfg.Metrics.Listen == "" {
+		httpMux.Handle("GET /metrics", metricsHandler(cfg.Metrics, reg))
+	} else {
+		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", metricsHandler(cfg.Metrics, reg))
+		msrv := newHTTPServer(cfg.HTTP, mmux)
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+	}
 	httpMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
+	})
+	httpMux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if err := outbox.Healthy(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready: call records cannot be written\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
 	})
 	// Operator endpoints, each registered by its owner behind the admin token.
 	admin := auth.RequireAdmin(cfg.Auth.AdminToken)
 	b.MountAdmin(httpMux, admin)
 	webhook.MountAdmin(httpMux, admin, outbox, log.With("component", "admin"))
 	diag.Mount(httpMux, diagSource{b, sig}, admin)
+	tokens.MountAdmin(httpMux, admin, func(id string) bool { _, ok := cfg.Seat(id); return ok })
 	if ex != nil && ex.routes != nil {
 		ex.routes(httpMux)
 	}
@@ -300,7 +350,8 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	} else if ln, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
 	}
-	srv := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second}
+	ln = limitListener(cfg.HTTP, ln, reg)
+	srv := newHTTPServer(cfg.HTTP, httpMux)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "error", err)
