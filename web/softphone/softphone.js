@@ -992,7 +992,9 @@ export class CallbridgeSoftphone extends HTMLElement {
       this._open();
       return;
     }
-    this._showError(code, code in ERROR_TEXT ? undefined : msg.message);
+    // The bridge's own words for what only it can explain (an `internal`
+    // refusal says why: shutting down, call records cannot be saved).
+    this._showError(code, code in ERROR_TEXT && code !== 'internal' ? undefined : msg.message);
     this._emitError(code, msg.message || ERROR_TEXT[code] || code, msg.request_id);
   }
 
