@@ -38,3 +38,17 @@ func TestNumberType(t *testing.T) {
 		assert.Equal(t, tc.want, NumberType(tc.in), tc.in)
 	}
 }
+
+// FuzzDialingPolicy: emergency detection and number types take any input.
+func FuzzDialingPolicy(f *testing.F) {
+	for _, s := range []string{"911", "9-1-1", "+19002255288", "+881631234567", "110", "(112)", "+", "", "٩١١"} {
+		f.Add(s, "US")
+	}
+	f.Add("110", "DE")
+	f.Fuzz(func(t *testing.T, in, region string) {
+		if n := EmergencyNumber(in, region); n != "" && (len(n) > 6 || n[0] == '+') {
+			t.Fatalf("EmergencyNumber(%q, %q) = %q", in, region, n)
+		}
+		_ = NumberType(in)
+	})
+}

@@ -71,3 +71,18 @@ func TestCandidatePolicy(t *testing.T) {
 	assert.NoError(t, none.Check(cand("127.0.0.1")), "no policy: anything")
 	assert.Error(t, prod.Check("candidate:garbage"))
 }
+
+// FuzzCandidatePolicy: any candidate string from a client gets a verdict,
+// never a panic, and an accepted one parses to an address the policy allows.
+func FuzzCandidatePolicy(f *testing.F) {
+	f.Add("candidate:1 1 udp 2130706431 198.51.100.7 5000 typ host")
+	f.Add("candidate:1 1 udp 2130706431 fe80::1 5000 typ host")
+	f.Add("candidate:842163049 1 udp 1677729535 203.0.113.5 61234 typ srflx raddr 0.0.0.0 rport 0 generation 0")
+	f.Add("a=candidate:1 1 tcp 1518280447 ::ffff:127.0.0.1 9 typ host tcptype active")
+	f.Add("candidate:1 1 udp 1 x.local 1 typ host")
+	f.Add("")
+	p := NewCandidatePolicy(config.WebRTC{})
+	f.Fuzz(func(t *testing.T, cand string) {
+		_ = p.Check(cand)
+	})
+}

@@ -1424,7 +1424,7 @@ var CallbridgeSoftphone = class extends HTMLElement {
       this._open();
       return;
     }
-    this._showError(code, this._knows(code) ? void 0 : msg.message);
+    this._showError(code, this._knows(code) && code !== "internal" ? void 0 : msg.message);
     this._emitError(code, msg.message || this._words(code), msg.request_id);
   }
   _startStats() {

@@ -815,7 +815,9 @@ export class CallbridgeSoftphone extends HTMLElement {
       this._open();
       return;
     }
-    this._showError(code, this._knows(code) ? undefined : msg.message);
+    // The bridge's own words for what only it can explain (an `internal`
+    // refusal says why: shutting down, call records cannot be saved).
+    this._showError(code, this._knows(code) && code !== 'internal' ? undefined : msg.message);
     this._emitError(code, msg.message || this._words(code), msg.request_id);
   }
 
