@@ -25,7 +25,10 @@ func TestBrowserWidgetSuite(t *testing.T) {
 	ns := harness.NewSealedNetns(t)
 	out, err := harness.RunBrowser(t, harness.BrowserRun{
 		NS:       ns,
-		NodeArgs: []string{"--test", "--test-concurrency=1", "--test-timeout=180000", "test/"},
+		// The timeout bounds each test file as a whole too (node runs a file
+		// as one test): ui.test.js and package.test.js need minutes on a
+		// loaded machine.
+		NodeArgs: []string{"--test", "--test-concurrency=1", "--test-timeout=300000", "test/"},
 		Env:      map[string]string{"CALLBRIDGE_BIN": bin},
 		Timeout:  15 * time.Minute,
 		// One line per finished test while the suite runs (node's TAP
