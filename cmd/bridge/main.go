@@ -32,6 +32,7 @@ import (
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/diag"
 	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/signaling"
 	"github.com/callbridge/callbridge/store/backend"
@@ -281,7 +282,11 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mountAdmin(httpMux, cfg, b, sig, webhook.AdminHandler(outbox, log.With("component", "admin")))
+	// Operator endpoints, each registered by its owner behind the admin token.
+	admin := auth.RequireAdmin(cfg.Auth.AdminToken)
+	b.MountAdmin(httpMux, admin)
+	webhook.MountAdmin(httpMux, admin, outbox, log.With("component", "admin"))
+	diag.Mount(httpMux, diagSource{b, sig}, admin)
 	if ex != nil && ex.routes != nil {
 		ex.routes(httpMux)
 	}
