@@ -212,3 +212,15 @@ func TestCIConsoleShowsProgress(t *testing.T) {
 	assert.Contains(t, got, "--- PASS: TestChromiumWidgetBehindNAT/symmetric_NAT")
 	assert.NotContains(t, got, "some detail")
 }
+
+// The README warns that the first run compiles the dependencies for
+// minutes, so a newcomer does not take a silent cold build for a hang.
+func TestREADMEWarnsOfTheFirstBuild(t *testing.T) {
+	readme := read(t, "README.md")
+	i := strings.Index(readme, "go run ./cmd/bridge")
+	j := strings.Index(readme, "callbridge demo is running.")
+	require.True(t, i >= 0 && j > i)
+	between := readme[i:j]
+	assert.Regexp(t, `(?i)first run.*compiles the dependencies`, strings.ReplaceAll(between, "\n", " "))
+	assert.Contains(t, between, "minutes")
+}

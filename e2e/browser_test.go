@@ -24,7 +24,10 @@ func TestBrowserWidgetSuite(t *testing.T) {
 	bin := harness.BuildBridge(t) // its real-bridge tests reuse this build
 	ns := harness.NewSealedNetns(t)
 	out, err := harness.RunBrowser(t, harness.BrowserRun{
-		NS:       ns,
+		NS: ns,
+		// The timeout bounds each test file as a whole too (node runs a file
+		// as one test): ui.test.js and package.test.js need minutes on a
+		// loaded machine.
 		NodeArgs: []string{"--test", "--test-concurrency=1", "--test-timeout=480000", "test/"},
 		Env:      map[string]string{"CALLBRIDGE_BIN": bin},
 		Timeout:  20 * time.Minute,

@@ -143,3 +143,23 @@ test("the widget speaks the page's language (German) and mirrors in a right-to-l
     assert.equal(x.number, 'ltr', 'phone numbers stay left to right');
   } finally { await rtl.ctx.close(); }
 });
+
+test('the demo call log has room for three-digit item numbers', async () => {
+  const ctx = await browser.newContext();
+  try {
+    const page = await newPage(ctx, `${bridge.url}/demo/`);
+    const fit = await page.evaluate(() => {
+      const log = document.getElementById('log');
+      for (let i = 0; i < 120; i++) { const li = document.createElement('li'); li.textContent = `entry ${i}`; log.append(li); }
+      // The marker of item 100 ("100. ") is drawn in the list's start padding.
+      const probe = document.createElement('span');
+      probe.textContent = '100. ';
+      probe.style.cssText = 'position:absolute; white-space:pre; font:inherit';
+      log.append(probe);
+      const need = probe.getBoundingClientRect().width;
+      probe.remove();
+      return { need, have: parseFloat(getComputedStyle(log).paddingInlineStart) };
+    });
+    assert.ok(fit.have >= fit.need, `start padding ${fit.have}px, "100." needs ${fit.need}px`);
+  } finally { await ctx.close(); }
+});
