@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
@@ -42,6 +43,12 @@ func mountAdmin(mux *http.ServeMux, cfg *config.Config, b *bridge.Bridge, sig *s
 	mux.Handle("GET "+diag.APIPath, stats)
 	mux.Handle("GET /v1/admin/trunk", guard(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, b.Trunk())
+	}))
+	// Go's profiler, for capacity work (docs/BENCHMARKS.md): a CPU profile
+	// costs a few percent of one core while it runs.
+	mux.Handle("GET /v1/admin/debug/pprof/profile", guard(pprof.Profile))
+	mux.Handle("GET /v1/admin/debug/pprof/{name}", guard(func(w http.ResponseWriter, r *http.Request) {
+		pprof.Handler(r.PathValue("name")).ServeHTTP(w, r)
 	}))
 }
 
