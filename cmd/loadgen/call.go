@@ -33,6 +33,10 @@ type loadCall struct {
 
 	up   uplinkStats   // browser -> far end
 	down downlinkStats // far end -> browser
+	// downTS, when set, matches the downlink by timestamp instead of the
+	// payload mark: when the middle transcodes it (rtpengine to Opus).
+	downTS   *uplinkStats
+	ngCallID string // the call's id at rtpengine
 
 	mu        sync.Mutex
 	dlg       *sipgo.DialogServerSession // guarded by mu
@@ -45,8 +49,12 @@ type loadCall struct {
 	streamDown atomic.Bool // the far end sends audio
 }
 
-func newLoadCall(idx int) *loadCall {
-	return &loadCall{idx: idx, number: fmt.Sprintf("+1555%07d", 100000+idx), farAnsweredC: make(chan struct{})}
+func newLoadCall(idx int, downByTimestamp bool) *loadCall {
+	c := &loadCall{idx: idx, number: fmt.Sprintf("+1555%07d", 100000+idx), farAnsweredC: make(chan struct{})}
+	if downByTimestamp {
+		c.downTS = &uplinkStats{tick: 960}
+	}
+	return c
 }
 
 func (c *loadCall) setDialog(d *sipgo.DialogServerSession, r *farRTP) {
@@ -169,6 +177,7 @@ func (c *loadCall) close() {
 // uplinkStats: what the browser sent (per frame, when) and what reached
 // the far end (per packet, the G.711 timestamp and when).
 type uplinkStats struct {
+	tick uint32 // timestamp units per frame at the receiver; 0 = 160 (G.711)
 	mu   sync.Mutex
 	sent []int64 // unix nanos of frame n's send, by n
 	arr  []arrival
@@ -299,7 +308,11 @@ func (u *uplinkStats) analyse(late time.Duration) dirResult {
 	i0 := len(u.sent)
 	frames := make([]int, len(u.arr))
 	for j, a := range u.arr {
-		f := int(int32(a.ts-ts0)) / 160
+		tick := int(u.tick)
+		if tick == 0 {
+			tick = 160
+		}
+		f := int(int32(a.ts-ts0)) / tick
 		frames[j] = f
 		i0 = min(i0, last(a.at)-f)
 	}

@@ -22,9 +22,12 @@ import (
 // runs over a single UDP socket on 127.0.0.1 (a UDP mux), so one process
 // holds hundreds of peer connections.
 type clients struct {
-	api  *webrtc.API
-	mux  ice.UDPMux
-	conn net.PacketConn
+	api *webrtc.API
+	// opusOnly offers Opus alone: rtpengine answers a browser that offers
+	// PCMU too with PCMU and transcodes nothing.
+	opusOnly *webrtc.API
+	mux      ice.UDPMux
+	conn     net.PacketConn
 }
 
 func newClients() (*clients, error) {
@@ -36,19 +39,17 @@ func newClients() (*clients, error) {
 		_ = uc.SetReadBuffer(8 << 20)
 		_ = uc.SetWriteBuffer(8 << 20)
 	}
-	m := &webrtc.MediaEngine{}
-	for _, p := range []webrtc.RTPCodecParameters{
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0},
-	} {
-		if err := m.RegisterCodec(p, webrtc.RTPCodecTypeAudio); err != nil {
-			conn.Close()
-			return nil, err
-		}
+	opus := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}
+	pcmu := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, PayloadType: 0}
+	m, mOpus := &webrtc.MediaEngine{}, &webrtc.MediaEngine{}
+	if err := errors.Join(m.RegisterCodec(opus, webrtc.RTPCodecTypeAudio), m.RegisterCodec(pcmu, webrtc.RTPCodecTypeAudio),
+		mOpus.RegisterCodec(opus, webrtc.RTPCodecTypeAudio)); err != nil {
+		conn.Close()
+		return nil, err
 	}
 	// A browser sends RTCP sender and receiver reports; so do these.
-	ir := &interceptor.Registry{}
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+	ir, irOpus := &interceptor.Registry{}, &interceptor.Registry{}
+	if err := errors.Join(webrtc.ConfigureRTCPReports(ir), webrtc.ConfigureRTCPReports(irOpus)); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -59,8 +60,10 @@ func newClients() (*clients, error) {
 	s.SetIPFilter(func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) })
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	s.SetHandleUndeclaredSSRCWithoutAnswer(true) // rtpengine's answer names no SSRC
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s), webrtc.WithInterceptorRegistry(ir))
-	return &clients{api: api, mux: mux, conn: conn}, nil
+	opusOnly := webrtc.NewAPI(webrtc.WithMediaEngine(mOpus), webrtc.WithSettingEngine(s), webrtc.WithInterceptorRegistry(irOpus))
+	return &clients{api: api, opusOnly: opusOnly, mux: mux, conn: conn}, nil
 }
 
 func (cs *clients) close() {
@@ -180,30 +183,14 @@ func (e *bridgeError) Error() string { return e.Code + ": " + e.Message }
 // connect negotiates the peer connection (an Opus send track, trickle ICE)
 // and returns once ICE and DTLS are up.
 func (b *browser) connect(ctx context.Context, api *webrtc.API) error {
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := api.NewPeerConnection(pcConfig)
 	if err != nil {
 		return err
 	}
 	b.pc.Store(pc)
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "loadgen")
-	if err != nil {
+	if err := b.addTrack(pc); err != nil {
 		return err
 	}
-	sender, err := pc.AddTrack(track)
-	if err != nil {
-		return err
-	}
-	b.track = track
-	b.wg.Add(1)
-	go func() { // RTCP from the bridge feeds the report interceptor
-		defer b.wg.Done()
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := sender.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
 	offerSent := make(chan struct{})
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		<-offerSent
@@ -212,18 +199,6 @@ func (b *browser) connect(ctx context.Context, api *webrtc.API) error {
 			return
 		}
 		_ = b.send(map[string]any{"type": "candidate", "candidate": cand.ToJSON()})
-	})
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			b.connOnce.Do(func() { close(b.connected) })
-		}
-	})
-	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		b.wg.Add(1)
-		go func() {
-			defer b.wg.Done()
-			b.readAudio(t)
-		}()
 	})
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
@@ -270,6 +245,10 @@ func (b *browser) readAudio(t *webrtc.TrackRemote) {
 		if p.Unmarshal(buf[:n]) != nil {
 			continue
 		}
+		if b.call.downTS != nil { // transcoded downlink: matched by timestamp
+			b.call.downTS.arrived(p.Timestamp, at)
+			continue
+		}
 		call, frame, ok := readMark(p.Payload)
 		if !ok {
 			b.call.down.unmarked.Add(1)
@@ -296,6 +275,49 @@ func (b *browser) close() {
 	if pc := b.pc.Load(); pc != nil {
 		_ = pc.Close()
 	}
-	_ = b.ws.Close()
+	if b.ws != nil {
+		_ = b.ws.Close()
+	}
 	b.wg.Wait()
 }
+
+// addTrack adds the Opus send track and the handlers every peer needs:
+// RTCP reading, the connected state, the downlink reader.
+func (b *browser) addTrack(pc *webrtc.PeerConnection) error {
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "loadgen")
+	if err != nil {
+		return err
+	}
+	sender, err := pc.AddTrack(track)
+	if err != nil {
+		return err
+	}
+	b.track = track
+	b.wg.Add(1)
+	go func() { // RTCP from the bridge feeds the report interceptor
+		defer b.wg.Done()
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := sender.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			b.connOnce.Do(func() { close(b.connected) })
+		}
+	})
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.readAudio(t)
+		}()
+	})
+	return nil
+}
+
+// pcConfig is every simulated browser's configuration. Cryptex (RFC 9335)
+// is off, as in browsers by default.
+var pcConfig = webrtc.Configuration{RTPHeaderEncryptionPolicy: webrtc.RTPHeaderEncryptionPolicyDisable}

@@ -41,6 +41,7 @@ import (
 func main() {
 	var o options
 	flag.StringVar(&o.bin, "bridge", "", "bridge binary to start (go build -o /tmp/bridge ./cmd/bridge)")
+	flag.StringVar(&o.rtpengine, "rtpengine", "", "instead of a bridge, start this rtpengine binary and drive it over ng (the comparison peer)")
 	flag.IntVar(&o.calls, "calls", 10, "concurrent calls (N)")
 	flag.Float64Var(&o.rate, "rate", 10, "calls started per second while ramping up (and hung up per second at the end)")
 	flag.DurationVar(&o.hold, "hold", 20*time.Second, "how long all N calls stay up together (the measuring window)")
@@ -71,19 +72,20 @@ func main() {
 }
 
 type options struct {
-	bin      string
-	calls    int
-	rate     float64
-	hold     time.Duration
-	opus     string
-	late     time.Duration
-	ring     time.Duration
-	settle   time.Duration
-	rtpPorts string
-	udpPort  int
-	jsonOut  string
-	profile  string
-	env      []string
+	bin       string
+	rtpengine string
+	calls     int
+	rate      float64
+	hold      time.Duration
+	opus      string
+	late      time.Duration
+	ring      time.Duration
+	settle    time.Duration
+	rtpPorts  string
+	udpPort   int
+	jsonOut   string
+	profile   string
+	env       []string
 }
 
 func writeJSON(path string, rep *report) error {
@@ -112,8 +114,8 @@ var fixtures = map[string]string{
 // run places o.calls calls through a bridge it starts and measures them.
 // The whole run is bounded: ramp time, hold, hang-up time and two minutes.
 func run(ctx context.Context, o options, log io.Writer) (*report, error) {
-	if o.bin == "" {
-		return nil, fmt.Errorf("--bridge: the bridge binary to start is required")
+	if (o.bin == "") == (o.rtpengine == "") {
+		return nil, fmt.Errorf("give one of --bridge and --rtpengine")
 	}
 	if o.calls < 1 || o.rate <= 0 || o.hold <= 0 {
 		return nil, fmt.Errorf("need --calls ≥ 1, --rate > 0, --hold > 0")
@@ -141,24 +143,43 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		return nil, err
 	}
 	defer cs.close()
-	br, err := startBridge(ctx, bridgeOptions{bin: o.bin, seats: o.calls, trunk: far.addr.String(),
-		rtpPorts: o.rtpPorts, udpPort: o.udpPort, logLevel: "warn", env: o.env})
-	if err != nil {
-		return nil, err
+	var (
+		br         *bridgeProc
+		eng        *rtpengine
+		pid        int
+		metricsURL string
+		peer       = "bridge"
+	)
+	if o.rtpengine != "" {
+		if eng, err = startRTPEngine(ctx, o.rtpengine, o.rtpPorts); err != nil {
+			return nil, err
+		}
+		defer eng.stop()
+		pid, peer = eng.pid(), "rtpengine"
+	} else {
+		br, err = startBridge(ctx, bridgeOptions{bin: o.bin, seats: o.calls, trunk: far.addr.String(),
+			rtpPorts: o.rtpPorts, udpPort: o.udpPort, logLevel: "warn", env: o.env})
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			br.stop()
+			_ = os.RemoveAll(br.dir)
+		}()
+		pid, metricsURL = br.pid(), br.metricsURL()
 	}
-	defer func() {
-		br.stop()
-		_ = os.RemoveAll(br.dir)
-	}()
-	rep := &report{Params: reportParams{Calls: o.calls, Rate: o.rate, Hold: o.hold.String(), Opus: filepath.Base(path),
+	rep := &report{Params: reportParams{Peer: peer, Calls: o.calls, Rate: o.rate, Hold: o.hold.String(), Opus: filepath.Base(path),
 		Late: o.late.String(), WebRTCUDPPort: o.udpPort, BridgeEnv: o.env},
 		Machine: reportMachine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}}
-	fmt.Fprintf(log, "loadgen: %d calls at %.1f/s, %s together, %s; bridge pid %d\n", o.calls, o.rate, o.hold, rep.Params.Opus, br.pid())
+	fmt.Fprintf(log, "loadgen: %d calls at %.1f/s, %s together, %s; %s pid %d\n", o.calls, o.rate, o.hold, rep.Params.Opus, peer, pid)
 
 	sleep(ctx, o.settle)
 	rcvbuf0, inerr0 := udpErrors()
-	lost0, _ := scrape(br.metricsURL())
-	rep.Bridge.Idle, _ = sampleProc(br.pid(), br.metricsURL())
+	var lost0, lost1 map[string]float64
+	if metricsURL != "" {
+		lost0, _ = scrape(metricsURL)
+	}
+	rep.Bridge.Idle, _ = sampleProc(pid, metricsURL)
 	self0, _ := sampleProc(os.Getpid(), "")
 
 	pctx, stopPacer := context.WithCancel(ctx)
@@ -189,18 +210,25 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 	}()
 	start := time.Now()
 	for i := range calls {
-		c := newLoadCall(i)
+		c := newLoadCall(i, eng != nil)
 		calls[i] = c
 		table.add(c)
 		pc.add(c)
-		token, err := mintToken(br.secret, i)
-		if err != nil {
-			return nil, err
+		var token string
+		if br != nil {
+			if token, err = mintToken(br.secret, i); err != nil {
+				return nil, err
+			}
 		}
 		launched++
 		go func() {
 			defer func() { finished <- struct{}{} }()
-			err := c.place(ctx, cs, br.wsURL(), token)
+			var err error
+			if eng != nil {
+				err = c.placeRTPEngine(ctx, cs, eng, far)
+			} else {
+				err = c.place(ctx, cs, br.wsURL(), token)
+			}
 			placed <- i
 			if err != nil {
 				c.fail(err)
@@ -212,7 +240,11 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 			}
 			// hang up in call order at the ramp rate
 			sleep(ctx, time.Duration(i)*hangGap)
-			if err := c.hangUp(ctx, 300*time.Millisecond); err != nil {
+			hang := c.hangUp
+			if eng != nil {
+				hang = func(ctx context.Context, d time.Duration) error { return c.hangUpRTPEngine(ctx, eng, d) }
+			}
+			if err := hang(ctx, 300*time.Millisecond); err != nil {
 				c.fail(err)
 			}
 		}()
@@ -232,15 +264,15 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		}
 	}
 	fmt.Fprintf(log, "loadgen: %d of %d calls up after %s; measuring for %s\n", up, o.calls, time.Since(start).Round(time.Millisecond), o.hold)
-	rep.Bridge.AtN, _ = sampleProc(br.pid(), br.metricsURL())
+	rep.Bridge.AtN, _ = sampleProc(pid, metricsURL)
 	profDone := make(chan error, 1)
-	if o.profile != "" {
+	if o.profile != "" && br != nil {
 		go func() { profDone <- fetchProfile(ctx, br, o.hold, o.profile) }()
 	} else {
 		profDone <- nil
 	}
 	sleep(ctx, o.hold)
-	rep.Bridge.AtNEnd, _ = sampleProc(br.pid(), br.metricsURL())
+	rep.Bridge.AtNEnd, _ = sampleProc(pid, metricsURL)
 	if err := <-profDone; err != nil {
 		fmt.Fprintln(log, "loadgen: profile:", err)
 	}
@@ -255,9 +287,11 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		c.close()
 	}
 	sleep(ctx, o.settle)
-	rep.Bridge.After, _ = sampleProc(br.pid(), br.metricsURL())
+	rep.Bridge.After, _ = sampleProc(pid, metricsURL)
 	self1, _ := sampleProc(os.Getpid(), "")
-	lost1, _ := scrape(br.metricsURL())
+	if metricsURL != "" {
+		lost1, _ = scrape(metricsURL)
+	}
 	rcvbuf1, inerr1 := udpErrors()
 	rep.UDPRcvbufErrors, rep.UDPInErrors = rcvbuf1-rcvbuf0, inerr1-inerr0
 	rep.Generator.CPUSeconds = (self1.CPU - self0.CPU).Seconds()

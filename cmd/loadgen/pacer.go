@@ -82,7 +82,11 @@ func (p *pacer) sendFrames(c *loadCall) {
 		if r := c.farRTP(); r != nil {
 			n := c.downFrame
 			c.downFrame++
-			c.down.sentFrame(n, time.Now())
+			now := time.Now()
+			c.down.sentFrame(n, now)
+			if c.downTS != nil {
+				c.downTS.sentFrame(n, now)
+			}
 			_ = r.send(n)
 		}
 	}

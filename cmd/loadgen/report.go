@@ -37,6 +37,7 @@ type report struct {
 }
 
 type reportParams struct {
+	Peer          string   `json:"peer"` // bridge or rtpengine
 	Calls         int      `json:"calls"`
 	Rate          float64  `json:"rate_per_s"`
 	Hold          string   `json:"hold"`
@@ -154,8 +155,20 @@ func (r *report) summarise(calls []*loadCall, up int, late time.Duration, m0, m1
 		}
 		u := c.up.analyse(late)
 		d := c.down.analyse(late)
+		var first int64
+		if c.downTS != nil {
+			d = c.downTS.analyse(late)
+			c.downTS.mu.Lock()
+			if len(c.downTS.arr) > 0 {
+				first = c.downTS.arr[0].at
+			}
+			c.downTS.mu.Unlock()
+		}
 		c.down.mu.Lock()
-		if first := firstNonZero(c.down.recv); first != 0 {
+		if first == 0 {
+			first = firstNonZero(c.down.recv)
+		}
+		if first != 0 {
 			if dd, ok := since(c.answeredAt, first); ok {
 				toDown = append(toDown, max(0, dd))
 			}
