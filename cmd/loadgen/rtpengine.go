@@ -194,7 +194,7 @@ func (c *loadCall) placeRTPEngine(ctx context.Context, cs *clients, eng *rtpengi
 		"command": "offer", "call-id": callID, "from-tag": "browser",
 		"sdp": loopbackSDP(pc.LocalDescription().SDP), "ICE": "remove", "DTLS": "off",
 		"transport-protocol": "RTP/AVP",
-		"codec": map[string]any{"mask": []string{"opus"}, "transcode": []string{"PCMU"}},
+		"codec":              map[string]any{"mask": []string{"opus"}, "transcode": []string{"PCMU"}},
 	})
 	if err != nil {
 		return err
