@@ -41,6 +41,10 @@ func WithLogger(l *slog.Logger) Option { return func(b *Bridge) { b.log = l } }
 // WithEvents sets where call events (webhooks) are published.
 func WithEvents(p webhook.Publisher) Option { return func(b *Bridge) { b.events = p } }
 
+// WithAdmission sets the headroom check new calls must pass (see package
+// admission); nil admits every call.
+func WithAdmission(admit func() error) Option { return func(b *Bridge) { b.admit = admit } }
+
 // WithMetrics sets the metrics sink.
 func WithMetrics(m *Metrics) Option { return func(b *Bridge) { b.metrics = m } }
 
@@ -50,6 +54,7 @@ type Bridge struct {
 	log     *slog.Logger
 	events  webhook.Publisher
 	metrics *Metrics
+	admit   func() error // nil = admit all
 
 	ua        *sipgo.UserAgent
 	client    *sipgo.Client
@@ -302,6 +307,11 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (*Call, error) 
 		return nil, fmt.Errorf("%w: metadata over 4 KiB", errBadRequest)
 	}
 
+	if b.admit != nil {
+		if err := b.admit(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrTooBusy, err)
+		}
+	}
 	if !b.trunkUp() {
 		st := b.Trunk()
 		return nil, fmt.Errorf("%w: no answer to OPTIONS since %s", ErrTrunkUnavailable, st.LastOK.Format(time.RFC3339))

@@ -40,6 +40,12 @@ const (
 	DefaultLogLevel = "info"
 	// DefaultLogFormat is log.format.
 	DefaultLogFormat = "text"
+	// DefaultAdmissionMaxCPUPercent is admission.max_cpu_percent.
+	DefaultAdmissionMaxCPUPercent = 85
+	// DefaultAdmissionMaxSchedLag is admission.max_sched_lag: half a packet time.
+	DefaultAdmissionMaxSchedLag = 10 * time.Millisecond
+	// DefaultAdmissionRetryAfter is admission.retry_after.
+	DefaultAdmissionRetryAfter = 5 * time.Second
 	// DefaultSeatMaxCalls is seats[].max_calls.
 	DefaultSeatMaxCalls = 1
 )
@@ -77,13 +83,15 @@ func Default() *Config {
 
 // presetSwitches sets the defaults of the durations where 0 means "off"
 // (sip.media_timeout, sip.invite_timeout, sip.session_expires,
-// sip.options_interval) before the file and the environment are read, so
+// sip.options_interval, and the admission limits) before the file and the environment are read, so
 // an explicit 0 in either is kept rather than replaced by the default.
 func presetSwitches(c *Config) {
 	c.SIP.MediaTimeout = DefaultMediaTimeout
 	c.SIP.InviteTimeout = DefaultInviteTimeout
 	c.SIP.SessionExpires = DefaultSessionExpires
 	c.SIP.OptionsInterval = DefaultOptionsInterval
+	c.Admission.MaxCPUPercent = DefaultAdmissionMaxCPUPercent
+	c.Admission.MaxSchedLag = DefaultAdmissionMaxSchedLag
 }
 
 // SetDefaults fills every unset key that has a default. Load calls it after
@@ -112,6 +120,7 @@ func (c *Config) SetDefaults() {
 	if len(c.Webhook.Events) == 0 {
 		c.Webhook.Events = DefaultWebhookEvents()
 	}
+	setDur(&c.Admission.RetryAfter, DefaultAdmissionRetryAfter)
 	setStr(&c.Store.DSN, DefaultStoreDSN)
 	setStr(&c.Log.Level, DefaultLogLevel)
 	setStr(&c.Log.Format, DefaultLogFormat)

@@ -160,7 +160,17 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	}()
 	var events webhook.Publisher = outbox
 
-	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)))
+	adm := newAdmission(cfg.Admission, reg)
+	admCtx, admStop := context.WithCancel(ctx)
+	admDone := make(chan struct{})
+	go func() {
+		defer close(admDone)
+		adm.Run(admCtx)
+	}()
+	defer func() { admStop(); <-admDone }()
+
+	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)),
+		bridge.WithAdmission(adm.Admit))
 	if err != nil {
 		return err
 	}
