@@ -111,7 +111,6 @@ func dialBrowser(ctx context.Context, c *loadCall, url, token string) (*browser,
 		return nil, fmt.Errorf("websocket: %w", err)
 	}
 	b := &browser{call: c, ws: ws, msgs: make(chan wsMessage, 64), connected: make(chan struct{})}
-	b.pkt.Header = rtp.Header{Version: 2, PayloadType: 111}
 	b.wg.Add(1)
 	go b.readLoop()
 	if err := b.send(map[string]any{"type": "hello", "token": token, "client": map[string]string{"name": "loadgen", "version": "1"}}); err != nil {
@@ -264,6 +263,8 @@ func (b *browser) readAudio(t *webrtc.TrackRemote) {
 
 // sendOpus writes uplink frame n (the pacer's call).
 func (b *browser) sendOpus(n uint32, payload []byte) error {
+	b.pkt.Header.Version = 2
+	b.pkt.Header.PayloadType = 111 // pion writes the negotiated one
 	b.pkt.Header.SequenceNumber = uint16(n)
 	b.pkt.Header.Timestamp = n * 960
 	b.pkt.Header.Marker = n == 0

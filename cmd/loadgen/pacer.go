@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"sync"
 	"time"
 )
@@ -52,12 +54,15 @@ func (p *pacer) shard(ctx context.Context, s, shards int) {
 		p.late = append(p.late, lates...)
 		p.lateMu.Unlock()
 	}()
+	t := time.NewTimer(p.frame)
+	defer t.Stop()
 	for tick := 1; ; tick++ {
 		due := start.Add(time.Duration(tick) * p.frame)
+		t.Reset(time.Until(due))
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(time.Until(due)):
+		case <-t.C:
 		}
 		if l := time.Since(due); len(lates) < 1<<20 {
 			lates = append(lates, l)
@@ -76,7 +81,9 @@ func (p *pacer) sendFrames(c *loadCall) {
 		n := c.upFrame
 		c.upFrame++
 		c.up.sentFrame(n, time.Now())
-		_ = c.browser.sendOpus(n, p.opus[int(n)%len(p.opus)])
+		if err := c.browser.sendOpus(n, p.opus[int(n)%len(p.opus)]); err != nil && n%50 == 0 && debugOn {
+			fmt.Fprintf(os.Stderr, "call %d: uplink frame %d: %v\n", c.idx, n, err)
+		}
 	}
 	if c.streamDown.Load() {
 		if r := c.farRTP(); r != nil {
@@ -97,3 +104,6 @@ func (p *pacer) lateness() []time.Duration {
 	defer p.lateMu.Unlock()
 	return append([]time.Duration(nil), p.late...)
 }
+
+// debugOn (LOADGEN_DEBUG set) prints what a run would otherwise drop.
+var debugOn = os.Getenv("LOADGEN_DEBUG") != ""

@@ -78,7 +78,7 @@ func sampleProc(pid int, metricsURL string) (procSample, error) {
 // scrape reads the unlabelled series and the labelled ones (name{labels})
 // of a Prometheus text page.
 func scrape(url string) (map[string]float64, error) {
-	c := http.Client{Timeout: 5 * time.Second}
+	c := http.Client{Timeout: 20 * time.Second} // a loaded bridge answers slowly
 	res, err := c.Get(url)
 	if err != nil {
 		return nil, err

@@ -91,7 +91,13 @@ type bridgeReport struct {
 type genReport struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
 	PacerLate  pct     `json:"pacer_late"` // how late the generator's 20 ms ticks were
+	// KeptUp is false when the generator's own ticks were more than
+	// keptUpMs late at p99: then the latencies measure the machine, not
+	// the bridge, and the run says nothing about the bridge's limits.
+	KeptUp bool `json:"kept_up"`
 }
+
+const keptUpMs = 10
 
 // pct is a distribution in milliseconds.
 type pct struct {
@@ -241,13 +247,16 @@ func (r *report) print(w io.Writer) {
 			d.name, d.d.Received, d.d.Expected, d.d.Lost, d.d.LossPct, d.d.BridgeLost, d.d.Late, d.d.Latency.P50, d.d.Latency.P90, d.d.Latency.P99, d.d.Latency.Max)
 	}
 	b := r.Bridge
-	fmt.Fprintf(w, "bridge: %.2f ms CPU per call-second (%.2f cores); per call %.0f KB RSS, %.1f goroutines, %.1f FDs\n",
+	fmt.Fprintf(w, "%s: %.2f ms CPU per call-second (%.2f cores); per call %.0f KB RSS, %.1f goroutines, %.1f FDs\n", r.Params.Peer,
 		b.CPUMsPerCallSecond, b.CoresAtN, b.RSSKBPerCall, b.GoroutinesPerCall, b.FDsPerCall)
 	for _, x := range []struct {
 		n string
 		s procSample
 	}{{"idle", b.Idle}, {"at N", b.AtNEnd}, {"after", b.After}} {
 		fmt.Fprintf(w, "  %-5s RSS %d KB, %d goroutines, %d FDs, %d threads, load %s\n", x.n, x.s.RSSKB, x.s.Goroutines, x.s.FDs, x.s.Threads, x.s.LoadAvg)
+	}
+	if !r.Generator.KeptUp {
+		fmt.Fprintln(w, "WARNING: the generator fell behind its own 20 ms pacing: latencies are the machine's, not the bridge's")
 	}
 	fmt.Fprintf(w, "generator: %.1f s CPU; pacer late p50 %.2f p99 %.2f max %.1f ms; UDP rcvbuf errors %d\n",
 		r.Generator.CPUSeconds, r.Generator.PacerLate.P50, r.Generator.PacerLate.P99, r.Generator.PacerLate.Max, r.UDPRcvbufErrors)

@@ -193,8 +193,8 @@ func (c *loadCall) placeRTPEngine(ctx context.Context, cs *clients, eng *rtpengi
 	res, err := eng.request(ctx, map[string]any{
 		"command": "offer", "call-id": callID, "from-tag": "browser",
 		"sdp": loopbackSDP(pc.LocalDescription().SDP), "ICE": "remove", "DTLS": "off",
-		"transport-protocol": "RTP/AVP",
-		"codec":              map[string]any{"mask": []string{"opus"}, "transcode": []string{"PCMU"}},
+		"transport-protocol": "RTP/AVP", "rtcp-mux": []string{"accept", "demux"},
+		"codec": map[string]any{"mask": []string{"opus"}, "transcode": []string{"PCMU"}},
 	})
 	if err != nil {
 		return err
@@ -209,7 +209,6 @@ func (c *loadCall) placeRTPEngine(ctx context.Context, cs *clients, eng *rtpengi
 	res, err = eng.request(ctx, map[string]any{
 		"command": "answer", "call-id": callID, "from-tag": "browser", "to-tag": "far",
 		"sdp": string(r.sdp()), "ICE": "force", "transport-protocol": "UDP/TLS/RTP/SAVPF",
-		"rtcp-mux": []string{"offer", "accept"},
 	})
 	if err != nil {
 		return err
