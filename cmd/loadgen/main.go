@@ -53,6 +53,7 @@ func main() {
 	flag.StringVar(&o.rtpPorts, "rtp-ports", "30000-31999", "the bridge's sip.rtp_ports")
 	flag.IntVar(&o.udpPort, "webrtc-udp-port", 0, "the bridge's webrtc.udp_port (0 = a port per peer connection)")
 	flag.StringVar(&o.jsonOut, "json", "", "write the report as JSON to this file (- = stdout)")
+	flag.StringVar(&o.goroutines, "goroutines", "", "write the bridge's goroutine dump (all calls up) here (needs the admin API)")
 	flag.StringVar(&o.profile, "cpuprofile", "", "write the bridge's CPU profile of the measuring window here (needs the admin API)")
 	var env string
 	flag.StringVar(&env, "bridge-env", "", "extra environment of the bridge, comma-separated (GOGC=200,GOMEMLIMIT=1GiB)")
@@ -76,20 +77,21 @@ func main() {
 }
 
 type options struct {
-	bin       string
-	rtpengine string
-	calls     int
-	rate      float64
-	hold      time.Duration
-	opus      string
-	late      time.Duration
-	ring      time.Duration
-	settle    time.Duration
-	rtpPorts  string
-	udpPort   int
-	jsonOut   string
-	profile   string
-	env       []string
+	bin        string
+	rtpengine  string
+	calls      int
+	rate       float64
+	hold       time.Duration
+	opus       string
+	late       time.Duration
+	ring       time.Duration
+	settle     time.Duration
+	rtpPorts   string
+	udpPort    int
+	jsonOut    string
+	profile    string
+	env        []string
+	goroutines string
 }
 
 func writeJSON(path string, rep *report) error {
@@ -269,6 +271,11 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 	}
 	fmt.Fprintf(log, "loadgen: %d of %d calls up after %s; measuring for %s\n", up, o.calls, time.Since(start).Round(time.Millisecond), o.hold)
 	rep.Bridge.AtN, _ = sampleProc(pid, metricsURL)
+	if o.goroutines != "" && br != nil {
+		if err := fetchAdmin(ctx, br, "/v1/admin/debug/pprof/goroutine?debug=1", o.goroutines); err != nil {
+			fmt.Fprintln(log, "loadgen: goroutines:", err)
+		}
+	}
 	profDone := make(chan error, 1)
 	if o.profile != "" && br != nil {
 		go func() { profDone <- fetchProfile(ctx, br, o.hold, o.profile) }()

@@ -268,7 +268,12 @@ func mintToken(secret []byte, i int) (string, error) {
 
 // fetchProfile saves the bridge's CPU profile over d from its admin API.
 func fetchProfile(ctx context.Context, br *bridgeProc, d time.Duration, path string) error {
-	url := fmt.Sprintf("http://%s/v1/admin/debug/pprof/profile?seconds=%d", br.httpAddr, int(d.Seconds()))
+	return fetchAdmin(ctx, br, fmt.Sprintf("/v1/admin/debug/pprof/profile?seconds=%d", int(d.Seconds())), path)
+}
+
+// fetchAdmin saves what an admin API path returns.
+func fetchAdmin(ctx context.Context, br *bridgeProc, path, file string) error {
+	url := "http://" + br.httpAddr + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -282,7 +287,7 @@ func fetchProfile(ctx context.Context, br *bridgeProc, d time.Duration, path str
 	if res.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s: HTTP %d", url, res.StatusCode)
 	}
-	f, err := os.Create(path)
+	f, err := os.Create(file)
 	if err != nil {
 		return err
 	}
