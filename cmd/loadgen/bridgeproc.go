@@ -38,6 +38,9 @@ type bridgeOptions struct {
 	logLevel string
 	env      []string // extra environment, e.g. GOGC=200
 	dsn      string   // store DSN; "" = SQLite in the run's directory
+	// admission keeps the bridge's admission control on (overload runs);
+	// capacity runs turn it off to see where the bridge itself breaks.
+	admission bool
 }
 
 func freePort(network string) (int, error) {
@@ -105,6 +108,9 @@ func startBridge(ctx context.Context, o bridgeOptions) (*bridgeProc, error) {
 		"seats":  seats,
 		"store":  map[string]any{"dsn": dsn},
 		"log":    map[string]any{"level": o.logLevel},
+	}
+	if !o.admission {
+		cfg["admission"] = map[string]any{"max_cpu_percent": 0, "max_sched_lag": "0s"}
 	}
 	y, err := yaml.Marshal(cfg)
 	if err != nil {

@@ -52,6 +52,7 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 3*time.Second, "wait before the idle sample and after the last call, before the after sample")
 	flag.StringVar(&o.rtpPorts, "rtp-ports", "30000-31999", "the bridge's sip.rtp_ports")
 	flag.IntVar(&o.udpPort, "webrtc-udp-port", 0, "the bridge's webrtc.udp_port (0 = a port per peer connection)")
+	flag.BoolVar(&o.admission, "admission", false, "keep the bridge's admission control on (overload runs); off, the bridge takes every call")
 	flag.StringVar(&o.jsonOut, "json", "", "write the report as JSON to this file (- = stdout)")
 	flag.StringVar(&o.goroutines, "goroutines", "", "write the bridge's goroutine dump (all calls up) here (needs the admin API)")
 	flag.StringVar(&o.profile, "cpuprofile", "", "write the bridge's CPU profile of the measuring window here (needs the admin API)")
@@ -92,6 +93,7 @@ type options struct {
 	profile    string
 	env        []string
 	goroutines string
+	admission  bool
 }
 
 func writeJSON(path string, rep *report) error {
@@ -164,7 +166,7 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		pid, peer = eng.pid(), "rtpengine"
 	} else {
 		br, err = startBridge(ctx, bridgeOptions{bin: o.bin, seats: o.calls, trunk: far.addr.String(),
-			rtpPorts: o.rtpPorts, udpPort: o.udpPort, logLevel: "warn", env: o.env})
+			rtpPorts: o.rtpPorts, udpPort: o.udpPort, logLevel: "warn", env: o.env, admission: o.admission})
 		if err != nil {
 			return nil, err
 		}
@@ -174,7 +176,7 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		}()
 		pid, metricsURL = br.pid(), br.metricsURL()
 	}
-	rep := &report{Params: reportParams{Peer: peer, Calls: o.calls, Rate: o.rate, Hold: o.hold.String(), Opus: filepath.Base(path),
+	rep := &report{Params: reportParams{Peer: peer, Admission: o.admission, Calls: o.calls, Rate: o.rate, Hold: o.hold.String(), Opus: filepath.Base(path),
 		Late: o.late.String(), WebRTCUDPPort: o.udpPort, BridgeEnv: o.env},
 		Machine: reportMachine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}}
 	fmt.Fprintf(log, "loadgen: %d calls at %.1f/s, %s together, %s; %s pid %d\n", o.calls, o.rate, o.hold, rep.Params.Opus, peer, pid)
@@ -238,6 +240,8 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 			placed <- i
 			if err != nil {
 				c.fail(err)
+				c.streamUp.Store(false)
+				c.close() // a refused agent's peer connection goes away too
 				return
 			}
 			select {

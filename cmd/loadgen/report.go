@@ -38,6 +38,7 @@ type report struct {
 
 type reportParams struct {
 	Peer          string   `json:"peer"` // bridge or rtpengine
+	Admission     bool     `json:"admission"`
 	Calls         int      `json:"calls"`
 	Rate          float64  `json:"rate_per_s"`
 	Hold          string   `json:"hold"`
