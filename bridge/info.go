@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/media"
+	"github.com/callbridge/callbridge/record"
 )
 
 // CallInfo is a snapshot of a call for the admin API, the stats page and
@@ -21,7 +22,7 @@ type CallInfo struct {
 	StartedAt  time.Time       `json:"started_at"`
 	AnsweredAt *time.Time      `json:"answered_at,omitempty"`
 	EndedAt    *time.Time      `json:"ended_at,omitempty"`
-	Cause      *Cause          `json:"cause,omitempty"`
+	Cause      *record.Cause   `json:"cause,omitempty"`
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
 	Media      MediaInfo       `json:"media"`
 }
@@ -49,13 +50,13 @@ type MediaInfo struct {
 	AgentHold     bool                  `json:"agent_hold"` // the agent put the call on hold
 }
 
-// Info returns a snapshot of the call.
+// Info returns a snapshot of the call: the call's own state under its
+// lock, then each leg's under the leg's.
 func (c *Call) Info() CallInfo {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	ci := CallInfo{
 		CallID:    c.ID,
-		SIPCallID: c.sipCallID,
+		SIPCallID: c.sip.callID,
 		Seat:      c.seat.ID,
 		From:      c.From,
 		To:        c.To,
@@ -76,80 +77,80 @@ func (c *Call) Info() CallInfo {
 		cause := *c.cause
 		ci.Cause = &cause
 	}
-	m := &ci.Media
-	if c.remote.Codec.Name != "" {
-		m.TrunkCodec = c.remote.Codec.Name
-		m.Direction = c.remote.Direction
-	}
-	if c.rtp != nil {
-		m.Local = c.rtp.localAddr().String()
-		if r := c.rtp.remote.Load(); r != nil {
-			m.Remote = r.String()
-		}
-		m.Latched = c.rtp.latched.Load()
-		m.SentToTrunk = c.rtp.sent.Load()
-		m.ForeignRTP = c.rtp.foreign.Load()
-		m.BadRTP = c.rtp.bad.Load()
-		m.OtherPT = c.rtp.otherPT.Load()
-		if n := c.rtp.lastRecv.Load(); n > 0 {
-			m.LastFromTrunk = time.Unix(0, n).UTC()
-		}
-	}
-	if c.remote.Addr.IsValid() {
-		m.SDPAddr = c.remote.Addr.String()
-		m.PrivateSDP = c.remote.PrivateAddr
-	}
-	if c.leg != nil {
-		// The leg's counters run for the whole session; show this call's share.
-		m.Browser = c.leg.Counters()
-		m.Browser.FromBrowser -= min(m.Browser.FromBrowser, c.legBase.FromBrowser)
-		m.Browser.FromBrowserBad -= min(m.Browser.FromBrowserBad, c.legBase.FromBrowserBad)
-		m.Browser.ToBrowser -= min(m.Browser.ToBrowser, c.legBase.ToBrowser)
-	}
-	m.AgentHold = c.held
-	if c.uplinkStat != nil {
-		s := c.uplinkStat()
-		m.Uplink = &s
-		m.BrowserCodec = c.leg.UplinkCodec().Name
-	}
-	if c.downlink != nil {
-		s := c.downlink.Stats()
-		m.Downlink = &s
-		m.DownlinkCodec = c.leg.DownlinkCodec().Name
-		m.Chains = map[string]string{"downlink": c.downlink.String()}
-		if c.uplink != nil {
-			m.Chains["uplink"] = c.uplink.String()
-		}
-	}
+	c.mu.Unlock()
+	c.sip.describe(&ci.Media)
+	c.joint.describe(&ci.Media)
 	return ci
 }
 
-// LegQuality summarizes one direction for the webhook.
-type LegQuality struct {
-	Packets  uint64  `json:"packets"`
-	Lost     int64   `json:"lost"`
-	JitterMs float64 `json:"jitter_ms"`
-	Silent   bool    `json:"silent"`
+// describe fills the SIP leg's part of a MediaInfo.
+func (l *sipLeg) describe(m *MediaInfo) {
+	l.mu.Lock()
+	rm, ms := l.remote, l.media
+	l.mu.Unlock()
+	if rm.Codec.Name != "" {
+		m.TrunkCodec = rm.Codec.Name
+		m.Direction = rm.Direction
+	}
+	if rm.Addr.IsValid() {
+		m.SDPAddr = rm.Addr.String()
+		m.PrivateSDP = rm.PrivateAddr
+	}
+	if ms == nil {
+		return
+	}
+	m.Local = ms.localAddr().String()
+	if r := ms.remote.Load(); r != nil {
+		m.Remote = r.String()
+	}
+	m.Latched = ms.latched.Load()
+	m.SentToTrunk = ms.sent.Load()
+	m.ForeignRTP = ms.foreign.Load()
+	m.BadRTP = ms.bad.Load()
+	_, m.OtherPT = ms.demux.Counts()
+	if n := ms.lastRecv.Load(); n > 0 {
+		m.LastFromTrunk = time.Unix(0, n).UTC()
+	}
 }
 
-// Quality is the webhook's quality block.
-type Quality struct {
-	MOS         float64    `json:"mos"`
-	Uplink      LegQuality `json:"uplink"`
-	Downlink    LegQuality `json:"downlink"`
-	OneWayAudio bool       `json:"one_way_audio"`
+// describe fills the joint's and the browser leg's part of a MediaInfo.
+func (j *joint) describe(m *MediaInfo) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.browser != nil {
+		// The leg's counters run for the whole session; show this call's share.
+		m.Browser = j.browser.Counters()
+		m.Browser.FromBrowser -= min(m.Browser.FromBrowser, j.legBase.FromBrowser)
+		m.Browser.FromBrowserBad -= min(m.Browser.FromBrowserBad, j.legBase.FromBrowserBad)
+		m.Browser.ToBrowser -= min(m.Browser.ToBrowser, j.legBase.ToBrowser)
+	}
+	m.AgentHold = j.held
+	if j.uplinkStat != nil {
+		s := j.uplinkStat()
+		m.Uplink = &s
+		m.BrowserCodec = j.browser.InCodec().Name
+	}
+	if j.downlink != nil {
+		s := j.downlink.Stats()
+		m.Downlink = &s
+		m.DownlinkCodec = j.browser.OutCodec().Name
+		m.Chains = map[string]string{"downlink": j.downlink.String()}
+		if j.uplink != nil {
+			m.Chains["uplink"] = j.uplink.String()
+		}
+	}
 }
 
 // Quality computes the call's quality summary: per-direction counters and
 // an E-model MOS (ITU-T G.107, G.711 with PLC, Bpl 25.1) from the worse
 // direction's loss and jitter.
-func (ci CallInfo) Quality() Quality {
-	var q Quality
-	leg := func(s *media.StreamSnapshot) LegQuality {
+func (ci CallInfo) Quality() record.Quality {
+	var q record.Quality
+	leg := func(s *media.StreamSnapshot) record.LegQuality {
 		if s == nil {
-			return LegQuality{Silent: true}
+			return record.LegQuality{Silent: true}
 		}
-		return LegQuality{Packets: s.Packets, Lost: s.Lost, JitterMs: round1(s.JitterMs), Silent: s.Packets == 0 || s.Silent}
+		return record.LegQuality{Packets: int64(s.Packets), Lost: s.Lost, JitterMS: round1(s.JitterMs), Silent: s.Packets == 0 || s.Silent}
 	}
 	q.Uplink = leg(ci.Media.Uplink)
 	q.Downlink = leg(ci.Media.Downlink)
@@ -158,14 +159,14 @@ func (ci CallInfo) Quality() Quality {
 		q.OneWayAudio = (q.Uplink.Packets == 0) != (q.Downlink.Packets == 0) || q.Uplink.Silent != q.Downlink.Silent
 	}
 	lossPct := math.Max(lossPercent(q.Uplink), lossPercent(q.Downlink))
-	jitter := math.Max(q.Uplink.JitterMs, q.Downlink.JitterMs)
+	jitter := math.Max(q.Uplink.JitterMS, q.Downlink.JitterMS)
 	if answered && (q.Uplink.Packets > 0 || q.Downlink.Packets > 0) {
-		q.MOS = EModelMOS(2*jitter+20+10, lossPct, 25.1)
+		q.MOS = record.EModelMOS(2*jitter+20+10, lossPct, 25.1)
 	}
 	return q
 }
 
-func lossPercent(l LegQuality) float64 {
+func lossPercent(l record.LegQuality) float64 {
 	total := float64(l.Packets) + float64(max(l.Lost, 0))
 	if total == 0 {
 		return 0
@@ -174,27 +175,3 @@ func lossPercent(l LegQuality) float64 {
 }
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
-
-// EModelMOS is the ITU-T G.107 E-model for G.711 (Ie = 0): d is the
-// one-way delay in ms, ppl the packet loss in percent, bpl the codec's
-// loss robustness (25.1 with PLC, 4.3 without; G.113 Appendix I).
-func EModelMOS(d, ppl, bpl float64) float64 {
-	const roIs = 93.2
-	id := 0.024 * d
-	if d > 177.3 {
-		id += 0.11 * (d - 177.3)
-	}
-	ie := 0.0
-	ieEff := ie + (95-ie)*ppl/(ppl+bpl) // BurstR = 1, G.107 eq. 7-29
-	r := roIs - id - ieEff
-	var mos float64
-	switch {
-	case r <= 0:
-		mos = 1
-	case r >= 100:
-		mos = 4.5
-	default:
-		mos = 1 + 0.035*r + r*(r-60)*(100-r)*7e-6
-	}
-	return math.Round(mos*100) / 100
-}

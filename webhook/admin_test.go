@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/store"
 )
 
@@ -45,7 +46,7 @@ func TestAdminAPI(t *testing.T) {
 	})
 	a := callEvents("call-a")
 	b := callEvents("call-b")
-	b[3].Call.Seat, b[3].Call.Status = "agent-9", StatusBusy
+	b[3].Call.Seat, b[3].Call.Status = "agent-9", record.StatusBusy
 	for i := range b {
 		b[i].Call.Seat = "agent-9"
 	}
@@ -62,7 +63,8 @@ func TestAdminAPI(t *testing.T) {
 	env.ob.Kick()
 	env.waitEvent(t, b[3].ID, state(store.StateDead))
 
-	h := AdminHandler(env.ob, testLogger(t))
+	h := http.NewServeMux()
+	MountAdmin(h, func(h http.Handler) http.Handler { return h }, env.ob, testLogger(t))
 
 	m := adminGet(t, h, "GET", "/v1/admin/records", http.StatusOK)
 	assert.Len(t, m["records"], 2)

@@ -30,6 +30,8 @@ import (
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/diag"
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/signaling"
 	"github.com/callbridge/callbridge/store/backend"
 	"github.com/callbridge/callbridge/web"
@@ -69,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(sections...); err != nil {
 		return fmt.Errorf("%s:\n%w", *cfgPath, err)
 	}
 	return serve(cfg, nil, stdout)
@@ -149,7 +151,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		return fmt.Errorf("store.dsn: %w", err)
 	}
 	defer st.Close()
-	outbox, err := webhook.NewOutbox(ctx, st, cfg.WebhookConfig(), log.With("component", "webhook"))
+	outbox, err := webhook.NewOutbox(ctx, st, webhook.ConfigFrom(cfg), log.With("component", "webhook"))
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
@@ -158,7 +160,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		defer cancel()
 		_ = outbox.Close(dctx)
 	}()
-	var events webhook.Publisher = outbox
+	var events record.Publisher = outbox
 
 	adm := newAdmission(cfg.Admission, reg)
 	admCtx, admStop := context.WithCancel(ctx)
@@ -242,7 +244,12 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mountAdmin(httpMux, cfg, b, sig, webhook.AdminHandler(outbox, log.With("component", "admin")))
+	// Operator endpoints, each registered by its owner behind the admin token.
+	admin := auth.RequireAdmin(cfg.Auth.AdminToken)
+	b.MountAdmin(httpMux, admin)
+	mountProfiler(httpMux, admin)
+	webhook.MountAdmin(httpMux, admin, outbox, log.With("component", "admin"))
+	diag.Mount(httpMux, diagSource{b, sig}, admin)
 	if ex != nil && ex.routes != nil {
 		ex.routes(httpMux)
 	}
@@ -290,3 +297,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	_ = srv.Shutdown(sctx)
 	return nil
 }
+
+// sections are the checks of the configuration sections that packages
+// other than config own.
+var sections = []config.Check{webhook.CheckConfig, backend.CheckConfig}
