@@ -231,12 +231,16 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		launched++
 		go func() {
 			defer func() { finished <- struct{}{} }()
+			// One call's set-up is bounded on its own: a stuck call fails
+			// with its reason instead of holding up the run.
+			pctx, cancelPlace := context.WithTimeout(ctx, setupTimeout)
 			var err error
 			if eng != nil {
-				err = c.placeRTPEngine(ctx, cs, eng, far)
+				err = c.placeRTPEngine(pctx, cs, eng, far)
 			} else {
-				err = c.place(ctx, cs, br.wsURL(), token)
+				err = c.place(pctx, cs, br.wsURL(), token)
 			}
+			cancelPlace()
 			placed <- i
 			if err != nil {
 				c.fail(err)
@@ -319,6 +323,9 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 	}
 	return rep, nil
 }
+
+// setupTimeout bounds one call's set-up (signaling, ICE, DTLS, answer).
+const setupTimeout = 45 * time.Second
 
 func sleep(ctx context.Context, d time.Duration) {
 	if d <= 0 {
