@@ -12,9 +12,9 @@
 //     interval. Media loops wake every 20 ms; when they wait for a core,
 //     packets leave late. This is what a caller hears first.
 //
-// The bridge is busy when either goes over its limit, and stays busy until
-// both are back under Resume times their limits (hysteresis, so admission
-// does not flap at the edge).
+// The bridge is busy when either stays over its limit for Sustain samples
+// in a row, and stays busy until both are back under Resume times their
+// limits (hysteresis, so admission does not flap at the edge).
 package admission
 
 import (
@@ -50,6 +50,10 @@ type Config struct {
 	// RetryAfter is the delay suggested to refused callers (SIP
 	// Retry-After). Default 5 s.
 	RetryAfter time.Duration
+	// Sustain is how many samples in a row must be over a limit before
+	// calls are refused, so that one burst (a batch of DTLS handshakes, a
+	// GC cycle) does not refuse calls. Default 2.
+	Sustain int
 }
 
 func (c Config) withDefaults() Config {
@@ -67,6 +71,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = 5 * time.Second
+	}
+	if c.Sustain <= 0 {
+		c.Sustain = 2
 	}
 	return c
 }
@@ -104,6 +111,7 @@ type Monitor struct {
 	mu   sync.Mutex
 	last Headroom // guarded by mu
 	prev Sample   // guarded by mu
+	over int      // samples in a row over a limit; guarded by mu
 }
 
 // New returns a monitor reading src (nil = this process). It samples only
@@ -146,8 +154,13 @@ func (m *Monitor) Update() Headroom {
 	over := cpuOn && h.CPU > m.cfg.MaxCPU || lagOn && h.SchedLag > m.cfg.MaxSchedLag
 	under := (!cpuOn || h.CPU < m.cfg.MaxCPU*m.cfg.Resume) &&
 		(!lagOn || h.SchedLag < time.Duration(float64(m.cfg.MaxSchedLag)*m.cfg.Resume))
+	if over {
+		m.over++
+	} else {
+		m.over = 0
+	}
 	switch {
-	case over:
+	case m.over >= m.cfg.Sustain:
 		m.busy.Store(true)
 	case under:
 		m.busy.Store(false)

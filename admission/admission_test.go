@@ -49,7 +49,11 @@ func TestAdmission(t *testing.T) {
 		t.Fatal("idle bridge refuses INVITEs")
 	}
 
-	h = f.step(m, 1.8, 1, 1000) // 90 % of two cores
+	h = f.step(m, 1.8, 1, 1000) // 90 % of two cores, once: a burst
+	if h.Busy || m.Admit() != nil {
+		t.Fatalf("one sample over the limit refuses calls: %+v", h)
+	}
+	h = f.step(m, 1.8, 1, 1000) // and again: sustained
 	if !h.Busy || math.Abs(h.CPU-0.9) > 1e-9 {
 		t.Fatalf("at 90 %% CPU: %+v", h)
 	}
@@ -70,7 +74,8 @@ func TestAdmission(t *testing.T) {
 		t.Fatalf("at 50 %% CPU still busy: %+v", h)
 	}
 
-	// Low CPU but goroutines waiting 10-20 ms: busy.
+	// Low CPU but goroutines waiting 10-20 ms, twice: busy.
+	f.step(m, 0.4, 3, 50)
 	h = f.step(m, 0.4, 3, 50)
 	if !h.Busy || h.SchedLag != 20*time.Millisecond {
 		t.Fatalf("scheduling lag: %+v", h)

@@ -45,8 +45,9 @@ const (
 	DefaultLogFormat = "text"
 	// DefaultAdmissionMaxCPUPercent is admission.max_cpu_percent.
 	DefaultAdmissionMaxCPUPercent = 85
-	// DefaultAdmissionMaxSchedLag is admission.max_sched_lag: half a packet time.
-	DefaultAdmissionMaxSchedLag = 10 * time.Millisecond
+	// DefaultAdmissionMaxSchedLag is admission.max_sched_lag: off, because
+	// on a machine shared with other work the lag measures the neighbours.
+	DefaultAdmissionMaxSchedLag = 0
 	// DefaultAdmissionRetryAfter is admission.retry_after.
 	DefaultAdmissionRetryAfter = 5 * time.Second
 	// DefaultSeatMaxCalls is seats[].max_calls.

@@ -30,6 +30,7 @@ func TestCallRefusedWhenBusy(t *testing.T) {
 	e := newEnv(t, nil, bridge.WithAdmission(mon.Admit))
 	c := e.client(t)
 
+	load(0.95)
 	require.True(t, load(0.95).Busy)
 	require.NoError(t, c.Send(map[string]any{"type": "call", "request_id": "busy", "to": "+15550100002"}))
 	er, err := c.NextError(ctxT(t, 5*time.Second))
