@@ -25,10 +25,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge/siptest"
 	"github.com/callbridge/callbridge/e2e/harness"
 	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/store/postgres/pgtest"
+)
+
+// The second seat of the scale-out test: one call at a time.
+const (
+	oneCallSeat     = "agent-8"
+	oneCallCallerID = "+14155550101"
 )
 
 // takeoverWait bounds the wait for the surviving node to complete the dead
@@ -61,10 +68,12 @@ func TestScaleOutBehindHAProxy(t *testing.T) {
 	for _, id := range []string{"node-a", "node-b"} {
 		cfg := bridgeYAML(t, bridgeConfig{trunk: "sip:" + far.Addr, hookURL: hooks.URL, storeDSN: dsn,
 			sip: map[string]string{"media_timeout": "0s", "ring_timeout": "15s"}})
-		// Two calls of the seat per node: the live node takes a second
-		// call after the other node died.
-		seats := fmt.Sprintf(`[{"id":%q,"sip_username":%q,"sip_password":%q,"caller_ids":[%q],"country":"US","max_calls":2}]`,
-			seatID, seatUser, seatPass, callerID)
+		// agent-7 may have three calls: the live node still counts the
+		// dead node's call until that node's heartbeat is stale. The
+		// second seat has one call, across both nodes.
+		seats := fmt.Sprintf(`[{"id":%q,"sip_username":%q,"sip_password":%q,"caller_ids":[%q],"country":"US","max_calls":3},`+
+			`{"id":%q,"caller_ids":[%q],"country":"US","max_calls":1}]`,
+			seatID, seatUser, seatPass, callerID, oneCallSeat, oneCallCallerID)
 		b := harness.StartBridge(t, cfg, harness.BridgeEnv("BRIDGE_STORE_NODE_ID="+id, "BRIDGE_SEATS="+seats))
 		nodes[id] = b
 		servers = append(servers, fmt.Sprintf("  server %s %s check cookie %s", id, b.HTTPAddr, id))
@@ -140,6 +149,20 @@ backend bridges
 	require.NotEmpty(t, nodeB, "call %s on no node", callB)
 	require.NotEqual(t, nodeA, nodeB, "round robin put both calls on %s", nodeA)
 
+	// seats[].max_calls holds across nodes: the one-call seat's call on
+	// one node makes the other node refuse its second call.
+	oneTok, err := auth.Mint([]byte(tokenSecret), oneCallSeat, time.Hour, nil)
+	require.NoError(t, err)
+	cd := connectClient(t, nodes[nodeA].WSURL(), oneTok)
+	callD, _ := call(t, cd, dialedE164, "answered", nil)
+	ce := connectClient(t, nodes[nodeB].WSURL(), oneTok)
+	require.NoError(t, ce.Send(map[string]any{"type": "call", "request_id": "second", "to": dialedE164}))
+	refusal, err := ce.NextError(ctxTimeout(t, callTimeout))
+	require.NoError(t, err)
+	assert.Equal(t, "too_many_calls", refusal.Code, refusal.Message)
+	require.NoError(t, cd.Send(map[string]any{"type": "hangup", "call_id": callD}))
+	untilState(t, cd, "ended")
+
 	// Kill the first call's node mid-call.
 	require.NoError(t, nodes[nodeA].Kill())
 
@@ -183,6 +206,12 @@ backend bridges
 			return false
 		}, func() string { return "call.completed of " + id })
 	}
+}
+
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // adminGetJSON GETs an operator API path of b into v.

@@ -172,7 +172,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	defer func() { admStop(); <-admDone }()
 
 	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)),
-		bridge.WithAdmission(adm.Admit))
+		bridge.WithAdmission(adm.Admit), bridge.WithSeatCallsElsewhere(seatCallsElsewhere(cfg.Store.DSN, st, outbox.Node())))
 	if err != nil {
 		return err
 	}
