@@ -41,6 +41,17 @@ func WithLogger(l *slog.Logger) Option { return func(b *Bridge) { b.log = l } }
 // WithEvents sets where call events (webhooks) are published.
 func WithEvents(p record.Publisher) Option { return func(b *Bridge) { b.events = p } }
 
+// WithAdmission sets the headroom check new calls must pass (see package
+// admission); nil admits every call.
+func WithAdmission(admit func() error) Option { return func(b *Bridge) { b.admit = admit } }
+
+// WithSeatCallsElsewhere sets how the bridge learns how many calls a seat
+// has on other bridge nodes sharing its store, so that seats[].max_calls
+// holds across nodes. nil (one node) counts this node's calls only.
+func WithSeatCallsElsewhere(count func(ctx context.Context, seat string) (int, error)) Option {
+	return func(b *Bridge) { b.elsewhere = count }
+}
+
 // WithMetrics sets the metrics sink.
 func WithMetrics(m *Metrics) Option { return func(b *Bridge) { b.metrics = m } }
 
@@ -55,6 +66,9 @@ type Bridge struct {
 	events  record.Publisher
 	metrics *Metrics
 	clock   clock.Clock
+	admit   func() error // nil = admit all
+	// elsewhere counts a seat's calls on other nodes; nil = none
+	elsewhere func(ctx context.Context, seat string) (int, error)
 
 	ua          *sipgo.UserAgent
 	client      *sipgo.Client
@@ -379,6 +393,11 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (CallControl, e
 		return nil, err
 	}
 	b.waitServing(ctx)
+	if b.admit != nil {
+		if err := b.admit(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrTooBusy, err)
+		}
+	}
 	if !b.trunkUp() {
 		st := b.Trunk()
 		return nil, fmt.Errorf("%w: no answer to OPTIONS since %s", ErrTrunkUnavailable, st.LastOK.Format(time.RFC3339))
@@ -395,12 +414,19 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (CallControl, e
 		return nil, fmt.Errorf("%w: %v", ErrNoMedia, err)
 	}
 
+	active := 0 // the seat's calls on this node and, first, elsewhere
+	if b.elsewhere != nil {
+		n, err := b.elsewhere(ctx, seat.ID)
+		if err != nil {
+			b.log.Warn("seat's calls on other nodes unknown; counting this node's only", "seat", seat.ID, "error", err)
+		}
+		active = n
+	}
 	b.mu.Lock()
 	if b.closing {
 		b.mu.Unlock()
 		return nil, ErrShuttingDown
 	}
-	active := 0
 	for _, c := range b.calls {
 		if c.seat.ID == seat.ID {
 			active++

@@ -25,6 +25,7 @@ var (
 	ErrNoMedia             = &Error{"no_media", "no media connection was negotiated within 10 s"}
 	ErrUnauthorized        = &Error{"unauthorized", "the seat token was refused"}
 	ErrTrunkUnavailable    = &Error{"trunk_unavailable", "the SIP trunk is not reachable"}
+	ErrTooBusy             = &Error{"too_busy", "the bridge is at capacity; try again in a few seconds"}
 	ErrShuttingDown        = &Error{"internal", "the bridge is shutting down"}
 )
 

@@ -18,6 +18,8 @@ type Config struct {
 	WebRTC WebRTC `yaml:"webrtc"`
 	// Dialing limits where and how fast seats may call (toll-fraud guard).
 	Dialing Dialing `yaml:"dialing"`
+	// Admission refuses new calls while the bridge has no headroom.
+	Admission Admission `yaml:"admission"`
 	// Seats are the agent positions; a token's sub must name one.
 	Seats []Seat `yaml:"seats"`
 	// Webhook is the call event postback.
@@ -196,6 +198,20 @@ type Dialing struct {
 	// the seat country's own): "refuse" (emergency_not_supported) or "dial"
 	// (sent to the trunk as dialed).
 	Emergency string `yaml:"emergency"`
+}
+
+// Admission refuses new calls (too_busy to the widget, 503 with
+// Retry-After to inbound INVITEs) while the bridge has no headroom, so that
+// the calls already up keep sounding right.
+type Admission struct {
+	// MaxCPUPercent is the share of the usable cores above which new calls
+	// are refused; 0 = no CPU limit.
+	MaxCPUPercent int `yaml:"max_cpu_percent"`
+	// MaxSchedLag is the p99 goroutine scheduling latency above which new
+	// calls are refused; 0 = no limit.
+	MaxSchedLag time.Duration `yaml:"max_sched_lag"`
+	// RetryAfter is the Retry-After of a 503 to an inbound INVITE.
+	RetryAfter time.Duration `yaml:"retry_after"`
 }
 
 // Webhook is where call events are posted.

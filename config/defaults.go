@@ -43,6 +43,13 @@ const (
 	DefaultLogLevel = "info"
 	// DefaultLogFormat is log.format.
 	DefaultLogFormat = "text"
+	// DefaultAdmissionMaxCPUPercent is admission.max_cpu_percent.
+	DefaultAdmissionMaxCPUPercent = 85
+	// DefaultAdmissionMaxSchedLag is admission.max_sched_lag: off, because
+	// on a machine shared with other work the lag measures the neighbours.
+	DefaultAdmissionMaxSchedLag = 0
+	// DefaultAdmissionRetryAfter is admission.retry_after.
+	DefaultAdmissionRetryAfter = 5 * time.Second
 	// DefaultSeatMaxCalls is seats[].max_calls.
 	DefaultSeatMaxCalls = 1
 	// DefaultReadHeaderTimeout is http.read_header_timeout.
@@ -126,7 +133,7 @@ func Default() *Config {
 // presetSwitches sets the defaults of the keys where 0 means "off"
 // (sip.media_timeout, sip.invite_timeout, sip.session_expires,
 // sip.options_interval, the http connection caps, dialing.calls_per_minute,
-// the limits) before the file and the environment are read, so
+// the limits, the admission limits) before the file and the environment are read, so
 // an explicit 0 in either is kept rather than replaced by the default.
 func presetSwitches(c *Config) {
 	c.SIP.MediaTimeout = DefaultMediaTimeout
@@ -144,6 +151,8 @@ func presetSwitches(c *Config) {
 		StatsPerMinute:       DefaultStatsPerMinute,
 		RequestsPerSecond:    DefaultRequestsPerSecond,
 	}
+	c.Admission.MaxCPUPercent = DefaultAdmissionMaxCPUPercent
+	c.Admission.MaxSchedLag = DefaultAdmissionMaxSchedLag
 }
 
 // SetDefaults fills every unset key that has a default. Load calls it after
@@ -172,6 +181,7 @@ func (c *Config) SetDefaults() {
 	if len(c.Webhook.Events) == 0 {
 		c.Webhook.Events = DefaultWebhookEvents()
 	}
+	setDur(&c.Admission.RetryAfter, DefaultAdmissionRetryAfter)
 	setStr(&c.Store.DSN, DefaultStoreDSN)
 	setDur(&c.HTTP.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	setDur(&c.HTTP.IdleTimeout, DefaultIdleTimeout)

@@ -58,6 +58,7 @@ func (c *Config) Validate(sections ...Check) error {
 	c.validateWebRTC(&v)
 	c.validateSeats(&v)
 	c.validateDialing(&v)
+	c.validateAdmission(&v)
 	c.validateLog(&v)
 	c.validateLimits(&v)
 	for _, check := range sections {
@@ -487,6 +488,19 @@ func (c *Config) validateDialing(v *validator) {
 	}
 	for i, s := range c.Seats {
 		checkCountries(fmt.Sprintf("seats[%d].allowed_countries", i), s.AllowedCountries)
+	}
+}
+
+func (c *Config) validateAdmission(v *validator) {
+	a := c.Admission
+	if a.MaxCPUPercent < 0 || a.MaxCPUPercent > 100 {
+		v.add("admission.max_cpu_percent", "%d: want 0 (no limit) to 100", a.MaxCPUPercent)
+	}
+	if a.MaxSchedLag < 0 {
+		v.add("admission.max_sched_lag", "must be 0 (no limit) or positive")
+	}
+	if a.RetryAfter < time.Second || a.RetryAfter > time.Hour {
+		v.add("admission.retry_after", "%s: want 1s to 1h (whole seconds are sent)", a.RetryAfter)
 	}
 }
 

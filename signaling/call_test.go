@@ -114,7 +114,7 @@ func randHex(n int) string {
 }
 
 // newEnv starts everything; mutate adjusts the config before start.
-func newEnv(t *testing.T, mutate func(*config.Config)) *env {
+func newEnv(t *testing.T, mutate func(*config.Config), opts ...bridge.Option) *env {
 	t.Helper()
 	log := testLogger(t)
 	trunkConn, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -157,7 +157,7 @@ func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 
 	sender := webhook.NewSender(webhook.SenderConfig{URL: cfg.Webhook.URL, Secret: cfg.Webhook.Secret,
 		Timeout: cfg.Webhook.Timeout, AllowPrivate: true}, log)
-	b, err := bridge.New(cfg, bridge.WithLogger(log.With("side", "bridge")), bridge.WithEvents(sender))
+	b, err := bridge.New(cfg, append([]bridge.Option{bridge.WithLogger(log.With("side", "bridge")), bridge.WithEvents(sender)}, opts...)...)
 	require.NoError(t, err)
 	go func() { _ = b.ServeSIP(sipConn) }()
 	var udpMux net.PacketConn

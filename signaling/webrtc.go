@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
@@ -97,6 +98,11 @@ func NewAPI(cfg config.WebRTC, log *slog.Logger, udpMux net.PacketConn) (*webrtc
 		}
 	}
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	// No mDNS: a browser's .local candidates name its own LAN, which a
+	// server cannot reach anyway (the browser's checks reveal its address
+	// as a peer-reflexive candidate). pion's default would open mDNS
+	// sockets for every peer connection: 4 FDs and 3 goroutines a call.
+	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(s)), nil
 }
 

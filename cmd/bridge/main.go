@@ -231,7 +231,17 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		Help: "Webhook events sent with the standard body because webhook.template failed on them.",
 	}, func() float64 { return float64(outbox.TemplateFallbacks()) }))
 
-	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)))
+	adm := newAdmission(cfg.Admission, reg)
+	admCtx, admStop := context.WithCancel(ctx)
+	admDone := make(chan struct{})
+	go func() {
+		defer close(admDone)
+		adm.Run(admCtx)
+	}()
+	defer func() { admStop(); <-admDone }()
+
+	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)),
+		bridge.WithAdmission(adm.Admit), bridge.WithSeatCallsElsewhere(seatCallsElsewhere(cfg.Store.DSN, st, outbox.Node())))
 	if err != nil {
 		return err
 	}
@@ -334,6 +344,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	// Operator endpoints, each registered by its owner behind the admin token.
 	admin := auth.RequireAdmin(cfg.Auth.AdminToken)
 	b.MountAdmin(httpMux, admin)
+	mountProfiler(httpMux, admin)
 	webhook.MountAdmin(httpMux, admin, outbox, log.With("component", "admin"))
 	diag.Mount(httpMux, diagSource{b, sig}, admin)
 	tokens.MountAdmin(httpMux, admin, func(id string) bool { _, ok := cfg.Seat(id); return ok })
