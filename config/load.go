@@ -66,6 +66,7 @@ var yamlTypeNames = strings.NewReplacer(
 	"type config.Store", "store",
 	"type config.Log", "log",
 	"type config.Dialing", "dialing",
+	"type config.Inbound", "inbound",
 	"field ", "unknown key ",
 )
 
