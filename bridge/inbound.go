@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -386,7 +387,7 @@ func (c *Call) ring(seats []*config.Seat) (winner *AnswerRequest, missed string)
 		return nil, record.MissedNoSession
 	}
 	in.mu.Lock()
-	in.targets, in.declined, in.ringing, in.winner = targets, 0, true, nil
+	in.targets, in.declined, in.ringing, in.winner = maps.Clone(targets), 0, true, nil
 	in.mu.Unlock()
 	c.mu.Lock()
 	c.state = StateRinging
