@@ -554,7 +554,8 @@ func (c *Call) answerInvite() bool {
 	res := sip.NewResponseFromRequest(c.sip.uas.InviteRequest, sip.StatusOK, "OK", body)
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	res.AppendHeader(sip.NewHeader("Allow", allowHeader))
-	c.inb.finalSent() // the handler may return: the 2xx is ours to retransmit
+	// The INVITE's handler waits until here: sipgo ends a server
+	// transaction without a final response when its handler returns.
 	if err := c.sip.uas.WriteResponse(res); err != nil {
 		c.log.Warn("200 to the INVITE not acknowledged", "error", err)
 		c.setCause(record.Cause{Q850: record.Q850RecoveryOnTimer, Reason: "no ACK for the answer: " + err.Error(), By: record.ByBridge})
