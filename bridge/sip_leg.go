@@ -316,6 +316,9 @@ func (l *sipLeg) remoteBye(req *sip.Request, tx sip.ServerTransaction) {
 	if q, text, ok := ReasonQ850(req); ok {
 		cause.Q850, cause.Reason = q, text
 	}
+	// The cause first: answering the BYE ends the dialog's context, which
+	// the call would otherwise take for a plain remote hang-up.
+	l.owner.hungUp(cause)
 	if dialog := l.current(); dialog != nil {
 		if err := dialog.ReadBye(req, tx); err != nil {
 			l.log.Warn("BYE response failed", "error", err)
@@ -323,7 +326,6 @@ func (l *sipLeg) remoteBye(req *sip.Request, tx sip.ServerTransaction) {
 	} else {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
 	}
-	l.owner.hungUp(cause)
 }
 
 // In-dialog requests from the trunk: re-INVITE, UPDATE, INFO, ACK with an
