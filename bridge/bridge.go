@@ -106,6 +106,7 @@ type Bridge struct {
 	calls   map[string]*Call // by call id; guarded by mu
 	bySIPID map[string]*Call // by SIP Call-ID; guarded by mu
 	recent  []CallInfo       // ended calls, oldest first; guarded by mu
+	ringer  Ringer           // rings a seat's sessions for inbound calls; guarded by mu
 	closing bool             // guarded by mu
 	wg      sync.WaitGroup
 }
@@ -521,6 +522,9 @@ func (b *Bridge) forget(c *Call) {
 	}
 	delete(b.calls, c.ID)
 	delete(b.bySIPID, c.sip.callID)
+	if fwd := c.forwardLeg(); fwd != nil {
+		delete(b.bySIPID, fwd.callID)
+	}
 	b.mu.Unlock()
 	b.metrics.callsActive.Dec()
 }
@@ -535,23 +539,23 @@ func (b *Bridge) callBySIP(req *sip.Request) *Call {
 	return b.bySIPID[id.Value()]
 }
 
-// onInvite answers re-INVITEs within a call's dialog; new calls from the
-// trunk are not accepted (outbound only).
+// onInvite answers re-INVITEs within a call's dialog and takes new calls
+// from the trunk to a seat's DID (inbound.go).
 func (b *Bridge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if to := req.To(); to != nil && to.Params.Has("tag") {
-		if c := b.callOf(req); c != nil {
-			c.sip.reinvite(req, tx, c.State() == StateAnswered)
+		if c, leg := b.legOf(req); c != nil {
+			leg.reinvite(req, tx, c.State() == StateAnswered)
 			return
 		}
 		b.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
-	b.respond(req, tx, sip.StatusForbidden, "Inbound calls not accepted")
+	b.onNewInvite(req, tx)
 }
 
 // onOptions answers OPTIONS in and out of dialogs (RFC 3261 §11.2).
 func (b *Bridge) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	if to := req.To(); to != nil && to.Params.Has("tag") && b.callOf(req) == nil {
+	if to := req.To(); to != nil && to.Params.Has("tag") && func() bool { c, _ := b.legOf(req); return c == nil }() {
 		b.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
@@ -568,40 +572,56 @@ func (b *Bridge) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 // allowHeader lists the methods the bridge handles.
 const allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"
 
-// callOf is the call whose dialog an in-dialog request belongs to: the
-// Call-ID and both tags must match (RFC 3261 §12.2.2). nil if none does.
-func (b *Bridge) callOf(req *sip.Request) *Call {
+// legOf is the call and the SIP leg whose dialog an in-dialog request
+// belongs to: the Call-ID and both tags must match (RFC 3261 §12.2.2).
+// nil if none does.
+func (b *Bridge) legOf(req *sip.Request) (*Call, *sipLeg) {
 	id := req.CallID()
 	if id == nil {
-		return nil
+		return nil, nil
 	}
 	b.mu.Lock()
 	c := b.bySIPID[id.Value()]
 	b.mu.Unlock()
-	if c == nil || !c.sip.matches(req) {
-		return nil
+	if c == nil {
+		return nil, nil
 	}
-	return c
+	for _, l := range []*sipLeg{c.sip, c.forwardLeg()} {
+		if l != nil && l.callID == id.Value() && l.matches(req) {
+			return c, l
+		}
+	}
+	return nil, nil
 }
 
 // inDialog routes a request to the SIP leg whose dialog it belongs to, or
 // answers 481 (RFC 3261 §12.2.2).
 func (b *Bridge) inDialog(handle func(*sipLeg, *sip.Request, sip.ServerTransaction)) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
-		c := b.callOf(req)
+		c, leg := b.legOf(req)
 		if c == nil {
 			b.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 			return
 		}
-		handle(c.sip, req, tx)
+		handle(leg, req, tx)
 	}
 }
 
-// onAck takes the SDP answer of an offerless re-INVITE (RFC 3264 §5, the
-// offer was in our 200); other ACKs need nothing.
+// onAck takes the SDP answer of an offerless INVITE or re-INVITE
+// (RFC 3264 §5, the offer was in our 200) and confirms the dialog of an
+// inbound call (RFC 3261 §13.3.1.4).
 func (b *Bridge) onAck(req *sip.Request, tx sip.ServerTransaction) {
-	if c := b.callOf(req); c != nil && len(req.Body()) > 0 {
-		c.sip.ackAnswer(req)
+	c, leg := b.legOf(req)
+	if c == nil {
+		return
+	}
+	if len(req.Body()) > 0 {
+		leg.ackAnswer(req)
+	}
+	if uas := leg.uasDialog(); uas != nil {
+		if err := uas.ReadAck(req, tx); err != nil {
+			leg.log.Debug("ACK not for the INVITE", "error", err)
+		}
 	}
 }
 

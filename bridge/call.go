@@ -41,17 +41,23 @@ type Call struct {
 	sip   *sipLeg // the SIP leg; set at creation, never replaced
 	joint joint   // the media between the legs
 
+	direction string   // record.DirectionOutbound or record.DirectionInbound
+	inb       *inbound // the ringing state of an inbound call; nil for outbound
+
 	ctx    context.Context // detached from the request; cancelled with the end cause
 	cancel context.CancelCauseFunc
 	group  sync.WaitGroup // the call's goroutines, other than run
 	done   chan struct{}
 
 	mu         sync.Mutex
-	state      string        // guarded by mu
-	startedAt  time.Time     // guarded by mu
-	answeredAt time.Time     // guarded by mu
-	endedAt    time.Time     // guarded by mu
-	cause      *record.Cause // guarded by mu; set once, when the end is known
+	state      string             // guarded by mu
+	startedAt  time.Time          // guarded by mu
+	answeredAt time.Time          // guarded by mu
+	endedAt    time.Time          // guarded by mu
+	cause      *record.Cause      // guarded by mu; set once, when the end is known
+	answeredBy *record.AnsweredBy // the session that answered an inbound call; guarded by mu
+	missed     string             // why an inbound call was missed; guarded by mu
+	fwd        *sipLeg            // the forward leg of a forwarded inbound call; guarded by mu
 }
 
 func newCall(b *Bridge, req CallRequest, from, to string) *Call {
@@ -67,6 +73,7 @@ func newCall(b *Bridge, req CallRequest, from, to string) *Call {
 		onState:   req.OnState,
 		onDTMF:    req.OnDTMF,
 		clock:     b.clock,
+		direction: record.DirectionOutbound,
 		ctx:       ctx,
 		cancel:    cancel,
 		done:      make(chan struct{}),
@@ -240,6 +247,9 @@ func (c *Call) progress(early bool) {
 
 // remoteMedia joins (or re-joins) the legs on the far end's SDP.
 func (c *Call) remoteMedia(rm remoteMedia) error {
+	if !c.joint.attached() {
+		return nil // an inbound call that rings: joined when answered
+	}
 	return c.joint.join(c.sip, rm, c.deliverDigit)
 }
 
@@ -317,7 +327,7 @@ func (c *Call) bridgeCause(cause error) record.Cause {
 // talk waits for the answered call to end and hangs up on our side. The
 // session timer runs beside it; the call's timers (max duration, media
 // timeout) run here on the call's clock.
-func (c *Call) talk(dialog *sipgo.DialogClientSession) {
+func (c *Call) talk(dialog sipDialog) {
 	c.goSafe("session timer", func() {
 		if err := c.sip.sessionTimer(c.ctx, dialog); err != nil {
 			c.end(err)
@@ -380,6 +390,9 @@ func (c *Call) finish() {
 	c.group.Wait()
 	c.joint.leave()
 	c.sip.close()
+	if fwd := c.forwardLeg(); fwd != nil {
+		fwd.close()
+	}
 	c.mu.Lock()
 	if c.cause == nil {
 		c.cause = &record.Cause{Q850: record.Q850TemporaryFailure, Reason: "call failed", By: record.ByBridge}
@@ -403,6 +416,9 @@ func (c *Call) Status() string {
 func (c *Call) statusLocked() string {
 	if !c.answeredAt.IsZero() {
 		return record.StatusCompleted
+	}
+	if c.missed != "" {
+		return record.StatusMissed
 	}
 	if c.cause == nil {
 		return record.StatusFailed
@@ -459,3 +475,12 @@ func (c *Call) Hold(on bool) error {
 
 // newSIPCallID is a fresh SIP Call-ID (RFC 3261 §8.1.1.4).
 func newSIPCallID() string { return uuid.NewString() }
+
+func (c *Call) forwardLeg() *sipLeg {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fwd
+}
+
+// Direction is record.DirectionOutbound or record.DirectionInbound.
+func (c *Call) Direction() string { return c.direction }

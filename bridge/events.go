@@ -36,12 +36,21 @@ func (c *Call) record(typ string) record.CallRecord {
 	rec := record.CallRecord{
 		CallID:    info.CallID,
 		Seat:      info.Seat,
-		Direction: record.DirectionOutbound,
+		Direction: c.direction,
 		From:      info.From,
 		To:        info.To,
 		StartedAt: info.StartedAt,
 		SIPCallID: info.SIPCallID,
 	}
+	c.mu.Lock()
+	if c.answeredBy != nil {
+		by := *c.answeredBy
+		rec.AnsweredBy = &by
+	}
+	if typ == eventCompleted {
+		rec.MissedReason = c.missed
+	}
+	c.mu.Unlock()
 	if len(c.Metadata) > 0 {
 		var m map[string]any
 		if json.Unmarshal(c.Metadata, &m) == nil {

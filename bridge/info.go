@@ -12,19 +12,22 @@ import (
 // CallInfo is a snapshot of a call for the admin API, the stats page and
 // the webhook.
 type CallInfo struct {
-	CallID     string          `json:"call_id"`
-	SIPCallID  string          `json:"sip_call_id"`
-	Seat       string          `json:"seat"`
-	From       string          `json:"from"`
-	To         string          `json:"to"`
-	State      string          `json:"state"`
-	Status     string          `json:"status,omitempty"`
-	StartedAt  time.Time       `json:"started_at"`
-	AnsweredAt *time.Time      `json:"answered_at,omitempty"`
-	EndedAt    *time.Time      `json:"ended_at,omitempty"`
-	Cause      *record.Cause   `json:"cause,omitempty"`
-	Metadata   json.RawMessage `json:"metadata,omitempty"`
-	Media      MediaInfo       `json:"media"`
+	CallID     string             `json:"call_id"`
+	SIPCallID  string             `json:"sip_call_id"`
+	Seat       string             `json:"seat"`
+	Direction  string             `json:"direction"`
+	AnsweredBy *record.AnsweredBy `json:"answered_by,omitempty"`
+	Missed     string             `json:"missed_reason,omitempty"`
+	From       string             `json:"from"`
+	To         string             `json:"to"`
+	State      string             `json:"state"`
+	Status     string             `json:"status,omitempty"`
+	StartedAt  time.Time          `json:"started_at"`
+	AnsweredAt *time.Time         `json:"answered_at,omitempty"`
+	EndedAt    *time.Time         `json:"ended_at,omitempty"`
+	Cause      *record.Cause      `json:"cause,omitempty"`
+	Metadata   json.RawMessage    `json:"metadata,omitempty"`
+	Media      MediaInfo          `json:"media"`
 }
 
 // MediaInfo is what each leg's RTP did, per direction.
@@ -58,6 +61,8 @@ func (c *Call) Info() CallInfo {
 		CallID:    c.ID,
 		SIPCallID: c.sip.callID,
 		Seat:      c.seat.ID,
+		Direction: c.direction,
+		Missed:    c.missed,
 		From:      c.From,
 		To:        c.To,
 		State:     c.state,
@@ -76,6 +81,10 @@ func (c *Call) Info() CallInfo {
 	if c.cause != nil {
 		cause := *c.cause
 		ci.Cause = &cause
+	}
+	if c.answeredBy != nil {
+		by := *c.answeredBy
+		ci.AnsweredBy = &by
 	}
 	c.mu.Unlock()
 	c.sip.describe(&ci.Media)

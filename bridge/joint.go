@@ -86,11 +86,26 @@ func (j *joint) join(sip *sipLeg, rm remoteMedia, onDigit func(rune)) error {
 	return nil
 }
 
+// attach sets the leg an inbound call joins to once it is answered.
+func (j *joint) attach(leg BrowserLeg) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.browser = leg
+}
+
+func (j *joint) attached() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.browser != nil
+}
+
 // leave detaches the browser leg from the call's pipeline.
 func (j *joint) leave() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.browser.SetIn(nil)
+	if j.browser != nil {
+		j.browser.SetIn(nil)
+	}
 }
 
 // applyGates opens or closes both exits from the agent's hold and the far

@@ -7,15 +7,16 @@ import (
 // Metrics are the bridge's Prometheus series. Media code never touches
 // them; calls update them at state changes.
 type Metrics struct {
-	callsStarted prometheus.Counter
-	callsActive  prometheus.Gauge
-	callsEnded   *prometheus.CounterVec
-	trunkUp      prometheus.Gauge
-	setup        prometheus.Histogram
-	packets      *prometheus.CounterVec
-	lost         *prometheus.CounterVec
-	mos          prometheus.Histogram
-	sipDropped   prometheus.Counter
+	callsStarted   prometheus.Counter
+	callsActive    prometheus.Gauge
+	callsEnded     *prometheus.CounterVec
+	trunkUp        prometheus.Gauge
+	setup          prometheus.Histogram
+	packets        *prometheus.CounterVec
+	lost           *prometheus.CounterVec
+	mos            prometheus.Histogram
+	sipDropped     prometheus.Counter
+	inboundRefused *prometheus.CounterVec
 }
 
 // NewMetrics creates the series and registers them with reg (nil = none).
@@ -51,9 +52,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.sipDropped = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "callbridge", Name: "sip_requests_dropped_total", Help: "SIP requests dropped unanswered because their source is neither the trunk nor in sip.allowed_sources.",
 	})
+	m.inboundRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "callbridge", Name: "inbound_refused_total", Help: "Inbound INVITEs from the trunk refused before ringing, by reason (unknown_did).",
+	}, []string{"reason"})
 	m.trunkUp.Set(1)
 	if reg != nil {
-		reg.MustRegister(m.callsStarted, m.callsActive, m.callsEnded, m.trunkUp, m.setup, m.packets, m.lost, m.mos, m.sipDropped)
+		reg.MustRegister(m.callsStarted, m.callsActive, m.callsEnded, m.trunkUp, m.setup, m.packets, m.lost, m.mos, m.sipDropped, m.inboundRefused)
 	}
 	return m
 }

@@ -36,23 +36,36 @@ type legOwner interface {
 	hungUp(cause record.Cause)
 }
 
+// sipDialog is what a SIP leg does with its dialog, whichever side sent
+// the INVITE: sipgo's DialogClientSession (the bridge called out) and
+// DialogServerSession (the trunk called in) both are one.
+type sipDialog interface {
+	Do(ctx context.Context, req *sip.Request) (*sip.Response, error)
+	WriteRequest(req *sip.Request) error
+	Bye(ctx context.Context) error
+	ReadBye(req *sip.Request, tx sip.ServerTransaction) error
+	Context() context.Context
+}
+
 // sipLeg is the SIP side of a call: one dialog toward the trunk and its
-// own media session. Today it is always the UAC (the bridge sent the
-// INVITE).
+// own media session. The bridge is the dialog's UAC when it placed the
+// call (dialog) and its UAS when the trunk called in (uas).
 type sipLeg struct {
 	b     *Bridge
 	owner legOwner
 	log   *slog.Logger
 
 	callID  string // SIP Call-ID, fixed before the call is visible
-	fromTag string // our tag
+	fromTag string // our tag: the From tag of our INVITE, or the To tag of our responses
 
 	gotResponse atomic.Bool   // any response to the INVITE arrived
 	refreshed   chan struct{} // the trunk refreshed the session (RFC 4028)
 
 	mu              sync.Mutex
 	media           *mediaSession              // guarded by mu; nil until open
-	dialog          *sipgo.DialogClientSession // guarded by mu
+	dialog          *sipgo.DialogClientSession // the UAC dialog; guarded by mu
+	uas             *sipgo.DialogServerSession // the UAS dialog of an inbound call; guarded by mu
+	remoteTag       string                     // the trunk's tag of a UAS dialog; guarded by mu
 	remote          remoteMedia                // the far end's current SDP; guarded by mu
 	localSDP        []byte                     // our current SDP; guarded by mu
 	sdpVer          uint64                     // o= version of our last SDP; guarded by mu
@@ -252,7 +265,7 @@ func (l *sipLeg) answered(ctx context.Context, dialog *sipgo.DialogClientSession
 }
 
 // bye sends BYE (RFC 3261 §15.1.1) and waits briefly for its 200.
-func (l *sipLeg) bye(dialog *sipgo.DialogClientSession) {
+func (l *sipLeg) bye(dialog sipDialog) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := dialog.Bye(ctx); err != nil {
@@ -278,8 +291,12 @@ func (l *sipLeg) matches(req *sip.Request) bool {
 		return false
 	}
 	l.mu.Lock()
-	dialog := l.dialog
+	dialog, uas, remoteTag := l.dialog, l.uas, l.remoteTag
 	l.mu.Unlock()
+	if uas != nil {
+		got, _ := from.Params.Get("tag")
+		return remoteTag != "" && got == remoteTag
+	}
 	if dialog == nil || dialog.InviteResponse == nil {
 		return false
 	}
@@ -299,13 +316,10 @@ func (l *sipLeg) remoteBye(req *sip.Request, tx sip.ServerTransaction) {
 	if q, text, ok := ReasonQ850(req); ok {
 		cause.Q850, cause.Reason = q, text
 	}
-	// The cause first: answering the BYE ends the dialog, which the call
-	// would otherwise take for a plain hang-up.
+	// The cause first: answering the BYE ends the dialog's context, which
+	// the call would otherwise take for a plain remote hang-up.
 	l.owner.hungUp(cause)
-	l.mu.Lock()
-	dialog := l.dialog
-	l.mu.Unlock()
-	if dialog != nil {
+	if dialog := l.current(); dialog != nil {
 		if err := dialog.ReadBye(req, tx); err != nil {
 			l.log.Warn("BYE response failed", "error", err)
 		}
@@ -321,10 +335,7 @@ func (l *sipLeg) remoteBye(req *sip.Request, tx sip.ServerTransaction) {
 // or direction (hold and unhold, RFC 3264 §8.4), or an offerless re-INVITE
 // whose answer comes in the ACK; and a session refresh (RFC 4028 §9).
 func (l *sipLeg) reinvite(req *sip.Request, tx sip.ServerTransaction, answered bool) {
-	l.mu.Lock()
-	dialog := l.dialog
-	l.mu.Unlock()
-	if dialog == nil || !answered {
+	if l.current() == nil || !answered {
 		// Glare or a re-INVITE before our ACK (RFC 3261 §14.2).
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 491, "Request Pending", nil))
 		return
@@ -510,7 +521,7 @@ func (e errSessionTimer) Unwrap() error { return ErrSessionExpired }
 // refresher; otherwise give up when the trunk has not refreshed by the
 // interval minus min(32 s, interval/3). It returns when ctx ends (nil) or
 // the session is lost (an errSessionTimer).
-func (l *sipLeg) sessionTimer(ctx context.Context, dialog *sipgo.DialogClientSession) error {
+func (l *sipLeg) sessionTimer(ctx context.Context, dialog sipDialog) error {
 	for {
 		l.mu.Lock()
 		st := l.timer
@@ -552,15 +563,8 @@ func (l *sipLeg) sessionTimer(ctx context.Context, dialog *sipgo.DialogClientSes
 
 // refresh sends a session refresh: UPDATE without SDP when the trunk
 // allows UPDATE, else a re-INVITE with our unchanged SDP (RFC 4028 §7.4).
-func (l *sipLeg) refresh(ctx context.Context, dialog *sipgo.DialogClientSession, st sessionTimer) error {
-	useUpdate := false
-	if res := dialog.InviteResponse; res != nil {
-		for _, h := range res.GetHeaders("Allow") {
-			if strings.Contains(strings.ToUpper(h.Value()), "UPDATE") {
-				useUpdate = true
-			}
-		}
-	}
+func (l *sipLeg) refresh(ctx context.Context, dialog sipDialog, st sessionTimer) error {
+	useUpdate := l.peerAllows("UPDATE")
 	method := sip.INVITE
 	if useUpdate {
 		method = sip.UPDATE
@@ -603,9 +607,63 @@ func (l *sipLeg) refresh(ctx context.Context, dialog *sipgo.DialogClientSession,
 	}
 }
 
+func (l *sipLeg) uasDialog() *sipgo.DialogServerSession {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.uas
+}
+
+// current is the leg's dialog, nil before there is one.
+func (l *sipLeg) current() sipDialog {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.uas != nil:
+		return l.uas
+	case l.dialog != nil:
+		return l.dialog
+	}
+	return nil
+}
+
+// peerMessage is the trunk's message that set up the dialog: its 2xx to
+// our INVITE, or its INVITE.
+func (l *sipLeg) peerMessage() sip.Message {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.uas != nil:
+		return l.uas.InviteRequest
+	case l.dialog != nil && l.dialog.InviteResponse != nil:
+		return l.dialog.InviteResponse
+	}
+	return nil
+}
+
+// peerAllows says whether the trunk listed method in its Allow.
+func (l *sipLeg) peerAllows(method string) bool {
+	msg := l.peerMessage()
+	if msg == nil {
+		return false
+	}
+	for _, h := range msg.GetHeaders("Allow") {
+		if strings.Contains(strings.ToUpper(h.Value()), method) {
+			return true
+		}
+	}
+	return false
+}
+
 // remoteTarget is where in-dialog requests go: the trunk's Contact
 // (RFC 3261 §12.2.1.1); sipgo adds the route set.
-func remoteTarget(dialog *sipgo.DialogClientSession) sip.Uri {
+func (l *sipLeg) remoteTarget() sip.Uri {
+	l.mu.Lock()
+	dialog, uas := l.dialog, l.uas
+	l.mu.Unlock()
+	if uas != nil {
+		// sipgo's ReadInvite refuses an INVITE without Contact.
+		return *uas.InviteRequest.Contact().Address.Clone()
+	}
 	target := dialog.InviteRequest.Recipient
 	if res := dialog.InviteResponse; res != nil && res.Contact() != nil {
 		target = res.Contact().Address
@@ -615,8 +673,8 @@ func remoteTarget(dialog *sipgo.DialogClientSession) sip.Uri {
 
 // sendInDialog sends a request within the dialog and waits for its final
 // response.
-func (l *sipLeg) sendInDialog(ctx context.Context, dialog *sipgo.DialogClientSession, method sip.RequestMethod, body []byte, hdrs ...sip.Header) (*sip.Response, error) {
-	req := sip.NewRequest(method, remoteTarget(dialog))
+func (l *sipLeg) sendInDialog(ctx context.Context, dialog sipDialog, method sip.RequestMethod, body []byte, hdrs ...sip.Header) (*sip.Response, error) {
+	req := sip.NewRequest(method, l.remoteTarget())
 	for _, h := range hdrs {
 		req.AppendHeader(h)
 	}
@@ -635,13 +693,13 @@ func (l *sipLeg) sendInDialog(ctx context.Context, dialog *sipgo.DialogClientSes
 
 // sendReinvite sends a re-INVITE with our SDP and ACKs its 2xx
 // (RFC 3261 §14.1).
-func (l *sipLeg) sendReinvite(ctx context.Context, dialog *sipgo.DialogClientSession, sdp []byte, hdrs ...sip.Header) (*sip.Response, error) {
+func (l *sipLeg) sendReinvite(ctx context.Context, dialog sipDialog, sdp []byte, hdrs ...sip.Header) (*sip.Response, error) {
 	res, err := l.sendInDialog(ctx, dialog, sip.INVITE, sdp, hdrs...)
 	if err != nil {
 		return nil, err
 	}
 	if res.IsSuccess() {
-		ack := sip.NewRequest(sip.ACK, remoteTarget(dialog))
+		ack := sip.NewRequest(sip.ACK, l.remoteTarget())
 		ack.AppendHeader(&sip.CSeqHeader{SeqNo: res.CSeq().SeqNo, MethodName: sip.ACK})
 		if err := dialog.WriteRequest(ack); err != nil {
 			l.log.Warn("ACK of re-INVITE failed", "error", err)
@@ -653,9 +711,7 @@ func (l *sipLeg) sendReinvite(ctx context.Context, dialog *sipgo.DialogClientSes
 // hold offers sendonly (hold) or sendrecv (resume) in a re-INVITE
 // (RFC 3264 §8.4); the answerer mirrors it.
 func (l *sipLeg) hold(ctx context.Context, on bool) error {
-	l.mu.Lock()
-	dialog, rm := l.dialog, l.remote
-	l.mu.Unlock()
+	dialog, rm := l.current(), l.remoteSDP()
 	offerDir := "sendrecv"
 	if on {
 		offerDir = "recvonly" // the answerer's view of our sendonly
@@ -677,9 +733,7 @@ func (l *sipLeg) hold(ctx context.Context, on bool) error {
 // sendINFO sends digits as SIP INFO with application/dtmf-relay, one
 // after the other, each dur long.
 func (l *sipLeg) sendINFO(ctx context.Context, digits string, dur time.Duration) {
-	l.mu.Lock()
-	dialog := l.dialog
-	l.mu.Unlock()
+	dialog := l.current()
 	for _, d := range digits {
 		body := fmt.Sprintf("Signal=%c\r\nDuration=%d\r\n", d, dur.Milliseconds())
 		res, err := l.sendInDialog(ctx, dialog, sip.INFO, []byte(body))

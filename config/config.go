@@ -20,6 +20,8 @@ type Config struct {
 	Dialing Dialing `yaml:"dialing"`
 	// Admission refuses new calls while the bridge has no headroom.
 	Admission Admission `yaml:"admission"`
+	// Inbound is how calls from the trunk to a seat's DID ring the seat.
+	Inbound Inbound `yaml:"inbound"`
 	// Seats are the agent positions; a token's sub must name one.
 	Seats []Seat `yaml:"seats"`
 	// Webhook is the call event postback.
@@ -179,6 +181,29 @@ type Seat struct {
 	MaxCalls int `yaml:"max_calls" json:"max_calls"`
 	// AllowedCountries replaces dialing.allowed_countries for this seat.
 	AllowedCountries []string `yaml:"allowed_countries" json:"allowed_countries,omitempty"`
+	// InboundFallback is what an inbound call to the seat's DIDs gets when no
+	// session answers it: busy (486), unavailable (480), forward (a new call to
+	// inbound_forward_to) or seats (ring inbound_hunt together); "" =
+	// inbound.fallback.
+	InboundFallback string `yaml:"inbound_fallback" json:"inbound_fallback,omitempty"`
+	// InboundForwardTo is the E.164 number an unanswered inbound call is
+	// forwarded to (inbound_fallback forward), e.g. the agent's mobile.
+	InboundForwardTo string `yaml:"inbound_forward_to" json:"inbound_forward_to,omitempty"`
+	// InboundHunt are the seats rung together when nobody of this seat
+	// answers (inbound_fallback seats).
+	InboundHunt []string `yaml:"inbound_hunt" json:"inbound_hunt,omitempty"`
+}
+
+// Inbound is how calls from the trunk to a seat's DID are routed and rung.
+type Inbound struct {
+	// RingTimeout is how long an inbound call rings the seat's sessions (and
+	// then each fallback stage) before the fallback applies.
+	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// CalledNumber lists where the dialed DID is read from, first match wins:
+	// request_uri, to, diversion (RFC 5806), p_called_party_id (RFC 3455).
+	CalledNumber []string `yaml:"called_number"`
+	// Fallback is the seats' default inbound_fallback: busy or unavailable.
+	Fallback string `yaml:"fallback"`
 }
 
 // Dialing limits the destinations and the call rate of every seat.

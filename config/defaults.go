@@ -50,6 +50,10 @@ const (
 	DefaultAdmissionMaxSchedLag = 0
 	// DefaultAdmissionRetryAfter is admission.retry_after.
 	DefaultAdmissionRetryAfter = 5 * time.Second
+	// DefaultInboundRingTimeout is inbound.ring_timeout.
+	DefaultInboundRingTimeout = 30 * time.Second
+	// DefaultInboundFallback is inbound.fallback.
+	DefaultInboundFallback = FallbackBusy
 	// DefaultSeatMaxCalls is seats[].max_calls.
 	DefaultSeatMaxCalls = 1
 	// DefaultReadHeaderTimeout is http.read_header_timeout.
@@ -98,6 +102,25 @@ const (
 	NumberTypeSatellite   = "satellite"
 	NumberTypeUnknown     = "unknown"
 )
+
+// Inbound fallbacks (inbound.fallback, seats[].inbound_fallback).
+const (
+	FallbackBusy        = "busy"        // 486 Busy Here
+	FallbackUnavailable = "unavailable" // 480 Temporarily Unavailable
+	FallbackForward     = "forward"     // a new call to seats[].inbound_forward_to
+	FallbackSeats       = "seats"       // ring seats[].inbound_hunt together
+)
+
+// Where the called DID of an inbound INVITE is read (inbound.called_number).
+const (
+	CalledRequestURI = "request_uri"
+	CalledTo         = "to"
+	CalledDiversion  = "diversion"
+	CalledPCalled    = "p_called_party_id"
+)
+
+// DefaultCalledNumber is inbound.called_number.
+func DefaultCalledNumber() []string { return []string{CalledRequestURI, CalledTo} }
 
 // Codec names accepted in sip.codecs.
 const (
@@ -176,6 +199,11 @@ func (c *Config) SetDefaults() {
 	}
 	setDur(&c.SIP.RingTimeout, DefaultRingTimeout)
 	setDur(&c.SIP.MinSE, DefaultMinSE)
+	setDur(&c.Inbound.RingTimeout, DefaultInboundRingTimeout)
+	setStr(&c.Inbound.Fallback, DefaultInboundFallback)
+	if len(c.Inbound.CalledNumber) == 0 {
+		c.Inbound.CalledNumber = DefaultCalledNumber()
+	}
 	setDur(&c.Webhook.Timeout, DefaultWebhookTimeout)
 	setStr(&c.Webhook.ContentType, DefaultWebhookContentType)
 	if len(c.Webhook.Events) == 0 {

@@ -68,6 +68,7 @@ var yamlTypeNames = strings.NewReplacer(
 	"type config.Dialing", "dialing",
 	"type config.Limits", "limits",
 	"type config.Metrics", "metrics",
+	"type config.Inbound", "inbound",
 	"field ", "unknown key ",
 )
 

@@ -59,6 +59,7 @@ func (c *Config) Validate(sections ...Check) error {
 	c.validateSeats(&v)
 	c.validateDialing(&v)
 	c.validateAdmission(&v)
+	c.validateInbound(&v)
 	c.validateLog(&v)
 	c.validateLimits(&v)
 	for _, check := range sections {
@@ -530,4 +531,51 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func (c *Config) validateInbound(v *validator) {
+	in := c.Inbound
+	if in.RingTimeout <= 0 {
+		v.add("inbound.ring_timeout", "must be positive, e.g. 30s")
+	}
+	for i, w := range in.CalledNumber {
+		switch w {
+		case CalledRequestURI, CalledTo, CalledDiversion, CalledPCalled:
+		default:
+			v.add(fmt.Sprintf("inbound.called_number[%d]", i), "%q: want request_uri, to, diversion or p_called_party_id", w)
+		}
+	}
+	switch in.Fallback {
+	case FallbackBusy, FallbackUnavailable:
+	default:
+		v.add("inbound.fallback", "%q: want busy or unavailable (forward and seats are set per seat)", in.Fallback)
+	}
+	ids := map[string]bool{}
+	for _, s := range c.Seats {
+		ids[s.ID] = true
+	}
+	for i, s := range c.Seats {
+		key := fmt.Sprintf("seats[%d]", i)
+		switch s.InboundFallback {
+		case "", FallbackBusy, FallbackUnavailable:
+		case FallbackForward:
+			if !isE164(s.InboundForwardTo) {
+				v.add(key+".inbound_forward_to", "%q: inbound_fallback forward needs an E.164 number, e.g. \"+14155550199\"", s.InboundForwardTo)
+			}
+		case FallbackSeats:
+			if len(s.InboundHunt) == 0 {
+				v.add(key+".inbound_hunt", "inbound_fallback seats needs the seats to ring, e.g. [\"agent-8\"]")
+			}
+			for _, h := range s.InboundHunt {
+				if !ids[h] {
+					v.add(key+".inbound_hunt", "no seat %q", h)
+				}
+				if h == s.ID {
+					v.add(key+".inbound_hunt", "the seat %q hunts to itself", h)
+				}
+			}
+		default:
+			v.add(key+".inbound_fallback", "%q: want busy, unavailable, forward or seats", s.InboundFallback)
+		}
+	}
 }

@@ -27,7 +27,7 @@ const (
 	TypeCompleted = "call.completed"
 )
 
-// Call statuses. The last five are the final ones carried by
+// Call statuses. The last six are the final ones carried by
 // call.completed; the first three are what earlier events carry.
 const (
 	StatusInitiated = "initiated"
@@ -39,10 +39,29 @@ const (
 	StatusNoAnswer  = "no-answer" // ring timeout, 408/480
 	StatusCanceled  = "canceled"  // the agent hung up before answer
 	StatusFailed    = "failed"    // anything else
+	StatusMissed    = "missed"    // an inbound call nobody answered; see MissedReason
 )
 
-// DirectionOutbound is the only direction of v1.
-const DirectionOutbound = "outbound"
+// Call directions.
+const (
+	DirectionOutbound = "outbound" // placed by the agent
+	DirectionInbound  = "inbound"  // from the trunk to a seat's DID
+)
+
+// Why an inbound call was missed (CallRecord.MissedReason).
+const (
+	MissedNoSession    = "no_session"     // no live session of the seat to ring
+	MissedTimeout      = "timeout"        // nobody answered within inbound.ring_timeout
+	MissedDeclined     = "declined"       // every ringing session declined
+	MissedCallerHungUp = "caller_hung_up" // the caller hung up (CANCEL) while it rang
+)
+
+// AnsweredBy names who answered an inbound call: the seat and its
+// signaling session.
+type AnsweredBy struct {
+	Seat      string `json:"seat"`
+	SessionID string `json:"session_id"`
+}
 
 // Publisher receives every call event of the bridge, in call order. The
 // implementation decides durability; Publish must not block on the network.
@@ -78,6 +97,10 @@ type CallRecord struct {
 	SIPCallID  string
 	Metadata   map[string]any
 	Quality    *Quality // nil if no media flowed or not yet known
+	// AnsweredBy is set on an answered inbound call.
+	AnsweredBy *AnsweredBy
+	// MissedReason says why an inbound call is missed (status missed).
+	MissedReason string
 	// Interrupted marks a call the bridge lost in a crash or restart; its
 	// completion was written on the next start.
 	Interrupted bool
@@ -129,7 +152,7 @@ func (e Event) Validate() error {
 // IsFinalStatus reports whether s is one of the statuses call.completed carries.
 func IsFinalStatus(s string) bool {
 	switch s {
-	case StatusCompleted, StatusBusy, StatusNoAnswer, StatusCanceled, StatusFailed:
+	case StatusCompleted, StatusBusy, StatusNoAnswer, StatusCanceled, StatusFailed, StatusMissed:
 		return true
 	}
 	return false
@@ -202,6 +225,8 @@ type callJSON struct {
 	SIPCallID   string         `json:"sip_call_id,omitempty"`
 	Metadata    map[string]any `json:"metadata,omitempty"`
 	Quality     *Quality       `json:"quality,omitempty"`
+	AnsweredBy  *AnsweredBy    `json:"answered_by,omitempty"`
+	Missed      string         `json:"missed_reason,omitempty"`
 	Interrupted bool           `json:"interrupted,omitempty"`
 }
 
@@ -213,6 +238,7 @@ func (c CallRecord) MarshalJSON() ([]byte, error) {
 		Status: c.Status, StartedAt: Time{c.StartedAt}, AnsweredAt: Time{c.AnsweredAt},
 		EndedAt: Time{c.EndedAt}, DurationS: c.DurationS, Hangup: c.Hangup,
 		SIPCallID: c.SIPCallID, Metadata: c.Metadata, Quality: c.Quality, Interrupted: c.Interrupted,
+		AnsweredBy: c.AnsweredBy, Missed: c.MissedReason,
 	})
 }
 
@@ -227,6 +253,7 @@ func (c *CallRecord) UnmarshalJSON(b []byte) error {
 		Status: w.Status, StartedAt: w.StartedAt.T, AnsweredAt: w.AnsweredAt.T,
 		EndedAt: w.EndedAt.T, DurationS: w.DurationS, Hangup: w.Hangup,
 		SIPCallID: w.SIPCallID, Metadata: w.Metadata, Quality: w.Quality, Interrupted: w.Interrupted,
+		AnsweredBy: w.AnsweredBy, MissedReason: w.Missed,
 	}
 	return nil
 }

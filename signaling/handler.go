@@ -42,6 +42,16 @@ type Bridge interface {
 	Control(callID string) (bridge.CallControl, bool)
 }
 
+// InboundBridge is what signaling needs of the bridge for inbound calls.
+// A Bridge that implements it (*bridge.Bridge does) gets the sessions of a
+// seat rung for calls to the seat's DIDs: the server registers itself as
+// the bridge's Ringer.
+type InboundBridge interface {
+	SetRinger(r bridge.Ringer)
+	Accept(ctx context.Context, callID string, req bridge.AnswerRequest) (bridge.CallControl, error)
+	Reject(callID, sessionID, reason string) error
+}
+
 // Options configures the signaling handler.
 type Options struct {
 	Bridge Bridge
@@ -104,6 +114,9 @@ func Handler(opts Options) *Server {
 	if opts.Tokens != nil {
 		opts.Tokens.OnRevoke(s.closeRevoked)
 	}
+	if ib, ok := opts.Bridge.(InboundBridge); ok {
+		ib.SetRinger(s)
+	}
 	s.upgrader = websocket.Upgrader{
 		CheckOrigin:     s.checkOrigin,
 		ReadBufferSize:  4096,
@@ -130,6 +143,20 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// SessionsOf returns the sessions of a seat an inbound call may ring: not
+// ended, and not on another call (bridge.Ringer).
+func (s *Server) SessionsOf(seat string) []bridge.RingTarget {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []bridge.RingTarget
+	for _, ss := range s.sessions {
+		if ss.mayRing(seat) {
+			out = append(out, ss)
+		}
+	}
+	return out
 }
 
 // Sessions returns the live sessions.

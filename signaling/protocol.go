@@ -32,6 +32,9 @@ const (
 	TypeResumed   = "resumed"
 	TypeHold      = "hold"
 	TypeHeld      = "held"
+	TypeIncoming  = "incoming"
+	TypeAccept    = "accept"
+	TypeReject    = "reject"
 )
 
 // Close codes (signaling.md, "Transport").
@@ -60,6 +63,20 @@ type Inbound struct {
 	DurationMS int             `json:"duration_ms,omitempty"`
 	SessionID  string          `json:"session_id,omitempty"`
 	Hold       *bool           `json:"hold,omitempty"`
+	Reason     string          `json:"reason,omitempty"`
+}
+
+// IncomingMessage rings the session for an inbound call (signaling.md,
+// "Inbound calls").
+type IncomingMessage struct {
+	Type        string `json:"type"`
+	CallID      string `json:"call_id"`
+	From        string `json:"from"`
+	FromRaw     string `json:"from_raw,omitempty"`
+	To          string `json:"to"`
+	DisplayName string `json:"display_name,omitempty"`
+	Direction   string `json:"direction"`
+	Seat        string `json:"seat"`
 }
 
 // ClientInfo names the client in hello.
@@ -133,6 +150,7 @@ var digitsRe = regexp.MustCompile(`^[0-9*#A-D]{1,32}$`)
 var knownTypes = map[string]bool{
 	TypeHello: true, TypeOffer: true, TypeCandidate: true, TypeCall: true, TypeHangup: true,
 	TypeDTMF: true, TypeResume: true, TypePing: true, TypeStats: true, TypeHold: true,
+	TypeAccept: true, TypeReject: true,
 }
 
 // Parse decodes and validates one client frame. Every refusal is a
@@ -186,6 +204,15 @@ func Parse(data []byte) (Inbound, error) {
 		}
 		if msg.CallID == "" {
 			return msg, &ProtocolError{Code: CodeUnknownCall, Msg: "hold needs a call_id"}
+		}
+	case TypeAccept, TypeReject:
+		if msg.CallID == "" {
+			return msg, &ProtocolError{Code: CodeUnknownCall, Msg: msg.Type + " needs a call_id"}
+		}
+		switch msg.Reason {
+		case "", "busy", "decline":
+		default:
+			return msg, badRequest("reason must be busy or decline")
 		}
 	case TypeHangup:
 		if msg.CallID == "" {

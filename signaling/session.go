@@ -33,6 +33,7 @@ type Session struct {
 	conn        *conn                     // current socket, nil while detached; guarded by mu
 	peer        *Peer                     // guarded by mu
 	calls       map[string]bool           // ids of this session's live calls; guarded by mu
+	ringing     map[string]bool           // inbound calls ringing here, not accepted by this session; guarded by mu
 	backlog     [][]byte                  // messages queued while detached; guarded by mu
 	grace       *time.Timer               // runs while detached; guarded by mu
 	terminated  bool                      // guarded by mu
@@ -149,6 +150,12 @@ func (s *Session) terminateWith(code int, reason string) {
 	s.mu.Unlock()
 	s.cancel()
 	for _, id := range calls {
+		if s.isRinging(id) {
+			if ib, ok := s.srv.opts.Bridge.(InboundBridge); ok {
+				_ = ib.Reject(id, s.ID, "decline")
+			}
+			continue
+		}
 		if call, ok := s.srv.opts.Bridge.Control(id); ok {
 			call.Abandon()
 		}
@@ -188,11 +195,19 @@ func (s *Session) handle(data []byte) {
 	case TypeCall:
 		s.handleCall(msg)
 	case TypeHangup:
+		if s.isRinging(msg.CallID) {
+			s.handleReject(msg) // hanging up a call that rings here declines it
+			return
+		}
 		call, ok := s.callOf(msg)
 		if !ok {
 			return
 		}
 		call.Hangup()
+	case TypeAccept:
+		s.handleAccept(msg)
+	case TypeReject:
+		s.handleReject(msg)
 	case TypeDTMF:
 		if s.allowRequest(msg) {
 			s.handleDTMF(msg)
@@ -368,6 +383,7 @@ func (s *Session) onCallState(cs bridge.CallState) {
 	if cs.State == bridge.StateEnded {
 		delete(s.calls, cs.CallID)
 		s.callEnded(cs.CallID)
+		delete(s.ringing, cs.CallID)
 	} else {
 		s.calls[cs.CallID] = true
 	}
@@ -452,5 +468,83 @@ func (l *lazyLeg) Counters() bridge.LegCounters {
 func (l *lazyLeg) SetIn(h media.RTPHandler) {
 	if p := l.peer(); p != nil {
 		p.SetIn(h)
+	}
+}
+
+// Inbound calls (signaling.md, "Inbound calls"): the session is a
+// bridge.RingTarget.
+
+// SessionID names the session (bridge.RingTarget).
+func (s *Session) SessionID() string { return s.ID }
+
+// mayRing says whether an inbound call to seat may ring this session.
+func (s *Session) mayRing(seat string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.terminated && s.auth != nil && s.auth.Seat.ID == seat && len(s.calls) == 0
+}
+
+// Incoming sends the incoming message (bridge.RingTarget).
+func (s *Session) Incoming(in bridge.Incoming) {
+	s.mu.Lock()
+	if s.ringing == nil {
+		s.ringing = map[string]bool{}
+	}
+	s.ringing[in.CallID] = true
+	s.calls[in.CallID] = true
+	s.mu.Unlock()
+	s.log.Info("incoming call", "call_id", in.CallID)
+	s.send(IncomingMessage{Type: TypeIncoming, CallID: in.CallID, From: in.From, FromRaw: in.FromRaw, To: in.To,
+		DisplayName: in.DisplayName, Direction: "inbound", Seat: in.Seat})
+}
+
+// State sends a call_state of a call ringing here (bridge.RingTarget).
+func (s *Session) State(cs bridge.CallState) { s.onCallState(cs) }
+
+func (s *Session) isRinging(callID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ringing[callID]
+}
+
+func (s *Session) handleAccept(msg Inbound) {
+	ib, ok := s.srv.opts.Bridge.(InboundBridge)
+	if !ok || !s.isRinging(msg.CallID) {
+		s.sendError(msg.RequestID, msg.CallID, CodeUnknownCall, "no such ringing call in this session")
+		return
+	}
+	leg := &lazyLeg{s: s}
+	go func() { // waits for media: off the read loop
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("accept panicked", "panic", r, "stack", string(debug.Stack()))
+				s.sendError(msg.RequestID, msg.CallID, CodeInternal, "internal error")
+			}
+		}()
+		s.mu.Lock()
+		seat := s.auth.Seat.ID
+		s.mu.Unlock()
+		_, err := ib.Accept(s.ctx, msg.CallID, bridge.AnswerRequest{SessionID: s.ID, Seat: seat, Leg: leg,
+			OnState: s.onCallState, OnDTMF: s.onRemoteDigit})
+		if err != nil {
+			code := errorCode(err)
+			s.log.Info("accept refused", "call_id", msg.CallID, "code", code, "error", err)
+			s.sendError(msg.RequestID, msg.CallID, code, err.Error())
+			return
+		}
+		s.mu.Lock()
+		delete(s.ringing, msg.CallID)
+		s.mu.Unlock()
+	}()
+}
+
+func (s *Session) handleReject(msg Inbound) {
+	ib, ok := s.srv.opts.Bridge.(InboundBridge)
+	if !ok || !s.isRinging(msg.CallID) {
+		s.sendError(msg.RequestID, msg.CallID, CodeUnknownCall, "no such ringing call in this session")
+		return
+	}
+	if err := ib.Reject(msg.CallID, s.ID, msg.Reason); err != nil {
+		s.sendError(msg.RequestID, msg.CallID, errorCode(err), err.Error())
 	}
 }
