@@ -239,4 +239,3 @@ func (s *Store) Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEn
 	out, next := store.NextPage(out, n, func(last store.AuditEntry) string { return store.EncodeAuditCursor(last.Seq) })
 	return out, next, nil
 }
-
