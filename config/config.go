@@ -20,6 +20,12 @@ type Config struct {
 	Dialing Dialing `yaml:"dialing"`
 	// Seats are the agent positions; a token's sub must name one.
 	Seats []Seat `yaml:"seats"`
+	// Trunks are the SIP trunks calls may leave through; sip.trunk is the one-trunk shorthand.
+	Trunks []Trunk `yaml:"trunks"`
+	// Routes choose the trunks of a call by its destination.
+	Routes []Route `yaml:"routes"`
+	// Provisioning says how the file's seats meet the provisioning API's.
+	Provisioning Provisioning `yaml:"provisioning"`
 	// Webhook is the call event postback.
 	Webhook Webhook `yaml:"webhook"`
 	// Store keeps call records and the webhook outbox.
@@ -135,6 +141,11 @@ type Seat struct {
 	MaxCalls int `yaml:"max_calls" json:"max_calls"`
 	// AllowedCountries replaces dialing.allowed_countries for this seat.
 	AllowedCountries []string `yaml:"allowed_countries" json:"allowed_countries,omitempty"`
+	// CallsPerMinute replaces dialing.calls_per_minute for this seat; 0 = the global limit.
+	CallsPerMinute int `yaml:"calls_per_minute" json:"calls_per_minute,omitempty"`
+	// InboundFallback is where calls to the seat's DIDs go while it has no
+	// live session: a SIP URI or E.164 number; "" = rejected.
+	InboundFallback string `yaml:"inbound_fallback" json:"inbound_fallback,omitempty"`
 }
 
 // Dialing limits the destinations and the call rate of every seat.

@@ -115,6 +115,7 @@ func (c *Config) SetDefaults() {
 	setStr(&c.Store.DSN, DefaultStoreDSN)
 	setStr(&c.Log.Level, DefaultLogLevel)
 	setStr(&c.Log.Format, DefaultLogFormat)
+	c.setProvisioningDefaults()
 	for i := range c.Seats {
 		s := &c.Seats[i]
 		if s.MaxCalls == 0 {
