@@ -16,7 +16,9 @@ import (
 // is validated by the caller (package provision), which knows the field
 // names of its requests.
 
-func (d *Directory) seatManaged(s *Seat) bool {
+// SeatManaged reports whether the file declares s, so that the API may
+// not change it.
+func (d *Directory) SeatManaged(s *Seat) bool {
 	return s.Source == store.SourceConfig && d.cfg.Provisioning.ConfigSeats != config.ConfigSeatsBootstrap
 }
 
@@ -29,7 +31,7 @@ func (d *Directory) PutSeat(ctx context.Context, actor string, s config.Seat, cr
 		return fmt.Errorf("%w: seat %s", ErrExists, s.ID)
 	case !create && !exists:
 		return store.NotFound("seat", s.ID)
-	case exists && d.seatManaged(old):
+	case exists && d.SeatManaged(old):
 		return fmt.Errorf("%w: seat %s", ErrManagedByConfig, s.ID)
 	}
 	action := "update"
@@ -48,7 +50,7 @@ func (d *Directory) PutSeat(ctx context.Context, actor string, s config.Seat, cr
 // DeleteSeat deletes a seat and releases its DIDs.
 func (d *Directory) DeleteSeat(ctx context.Context, actor, id string) error {
 	old, ok := d.Snapshot().Seats[id]
-	if ok && d.seatManaged(old) {
+	if ok && d.SeatManaged(old) {
 		return fmt.Errorf("%w: seat %s", ErrManagedByConfig, id)
 	}
 	if err := d.st.DeleteSeat(ctx, id, apiChange(actor, "delete", "seat", id, nil)); err != nil {
@@ -63,7 +65,7 @@ func (d *Directory) AssignDID(ctx context.Context, actor, seat, number string, d
 	if !ok {
 		return store.NotFound("seat", seat)
 	}
-	if d.seatManaged(s) {
+	if d.SeatManaged(s) {
 		return fmt.Errorf("%w: seat %s", ErrManagedByConfig, seat)
 	}
 	if len(s.DIDs) == 0 {
@@ -83,7 +85,7 @@ func (d *Directory) ReleaseDID(ctx context.Context, actor, seat, number string) 
 	if !ok {
 		return store.NotFound("seat", seat)
 	}
-	if d.seatManaged(s) {
+	if d.SeatManaged(s) {
 		return fmt.Errorf("%w: seat %s", ErrManagedByConfig, seat)
 	}
 	if !containsDID(s.DIDs, number) {

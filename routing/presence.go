@@ -15,8 +15,8 @@ const (
 
 // DID is one of a seat's numbers.
 type DID struct {
-	Number  string
-	Default bool
+	Number  string `json:"number"`
+	Default bool   `json:"default"`
 }
 
 // Choice is the caller id picked for a call, and why.

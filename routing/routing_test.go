@@ -66,12 +66,12 @@ func TestRouteValidationNamesTheField(t *testing.T) {
 		want  string
 	}{
 		{"no id", Route{Prefix: "+", Trunks: to("a")}, "id: required"},
-		{"no match", Route{ID: "r", Trunks: to("a")}, "country or prefix"},
-		{"both", Route{ID: "r", Country: "GB", Prefix: "+44", Trunks: to("a")}, "country and prefix"},
+		{"no match", Route{ID: "r", Trunks: to("a")}, "prefix: set country or prefix"},
+		{"both", Route{ID: "r", Country: "GB", Prefix: "+44", Trunks: to("a")}, "country: set country or prefix, not both"},
 		{"bad country", Route{ID: "r", Country: "XX", Trunks: to("a")}, "country: \"XX\""},
 		{"bad prefix", Route{ID: "r", Prefix: "44", Trunks: to("a")}, "prefix: \"44\""},
 		{"letters in prefix", Route{ID: "r", Prefix: "+4a", Trunks: to("a")}, "prefix"},
-		{"no trunks", Route{ID: "r", Prefix: "+"}, "trunks: at least one"},
+		{"no trunks", Route{ID: "r", Prefix: "+"}, "trunks: list at least one"},
 		{"unknown trunk", Route{ID: "r", Prefix: "+", Trunks: to("a", "z")}, "trunks[1].trunk: no trunk named \"z\""},
 		{"twice", Route{ID: "r", Prefix: "+", Trunks: to("a", "a")}, "trunks[1].trunk: \"a\" listed twice"},
 		{"negative weight", Route{ID: "r", Prefix: "+", Trunks: []Target{{Trunk: "a", Weight: -1}}}, "trunks[0].weight"},
@@ -84,7 +84,12 @@ func TestRouteValidationNamesTheField(t *testing.T) {
 	}
 	_, err := NewTable([]Route{{ID: "r", Prefix: "+", Trunks: to("a")}, {ID: "r", Prefix: "+1", Trunks: to("b")}}, known)
 	require.ErrorIs(t, err, ErrBadRoute)
-	assert.Contains(t, err.Error(), "routes[1]")
+	var p RouteProblem
+	require.ErrorAs(t, err, &p)
+	assert.Equal(t, "routes[1].id", p.Field)
+	_, err = NewTable([]Route{{ID: "r", Prefix: "+", Trunks: to("a")}, {ID: "s", Prefix: "+1", Trunks: to("a", "q")}}, known)
+	require.ErrorAs(t, err, &p)
+	assert.Equal(t, "routes[1].trunks[1].trunk", p.Field)
 }
 
 func TestOrderWeights(t *testing.T) {

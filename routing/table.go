@@ -42,36 +42,55 @@ type Target struct {
 	Weight int `json:"weight,omitempty" yaml:"weight"`
 }
 
+// RouteProblem is a route that cannot be used: the field (as in a
+// request body: "routes[1].trunks[0].trunk") and what is wrong. It
+// matches ErrBadRoute.
+type RouteProblem struct {
+	Field, Message string
+}
+
+func (p RouteProblem) Error() string {
+	return fmt.Sprintf("%s: %s: %s", ErrBadRoute, p.Field, p.Message)
+}
+
+// Unwrap returns ErrBadRoute.
+func (p RouteProblem) Unwrap() error { return ErrBadRoute }
+
+func problem(field, format string, args ...any) RouteProblem {
+	return RouteProblem{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
 // Validate checks a route; known, when not nil, says which trunk names
-// exist. The error names the field.
+// exist. The error is a RouteProblem naming the field.
 func (r Route) Validate(known func(string) bool) error {
 	switch {
 	case r.ID == "":
-		return fmt.Errorf("%w: id: required", ErrBadRoute)
+		return problem("id", "required")
 	case r.Country == "" && r.Prefix == "":
-		return fmt.Errorf("%w: %s: country or prefix: one is required", ErrBadRoute, r.ID)
+		return problem("prefix", "set country or prefix (\"+\" matches every destination)")
 	case r.Country != "" && r.Prefix != "":
-		return fmt.Errorf("%w: %s: country and prefix: give one, not both", ErrBadRoute, r.ID)
+		return problem("country", "set country or prefix, not both")
 	case len(r.Trunks) == 0:
-		return fmt.Errorf("%w: %s: trunks: at least one trunk", ErrBadRoute, r.ID)
+		return problem("trunks", "list at least one trunk")
 	}
 	if r.Country != "" && phonenumbers.GetCountryCodeForRegion(r.Country) == 0 {
-		return fmt.Errorf("%w: %s: country: %q is not an ISO 3166 region with a calling code (e.g. \"GB\")", ErrBadRoute, r.ID, r.Country)
+		return problem("country", "%q is not an ISO 3166 region with a calling code (e.g. \"GB\")", r.Country)
 	}
 	if r.Prefix != "" && !validPrefix(r.Prefix) {
-		return fmt.Errorf("%w: %s: prefix: %q is not \"+\" followed by up to 15 digits", ErrBadRoute, r.ID, r.Prefix)
+		return problem("prefix", "%q is not \"+\" followed by up to 15 digits", r.Prefix)
 	}
 	seen := map[string]bool{}
 	for i, t := range r.Trunks {
+		f := fmt.Sprintf("trunks[%d]", i)
 		switch {
 		case t.Trunk == "":
-			return fmt.Errorf("%w: %s: trunks[%d].trunk: required", ErrBadRoute, r.ID, i)
+			return problem(f+".trunk", "required")
 		case seen[t.Trunk]:
-			return fmt.Errorf("%w: %s: trunks[%d].trunk: %q listed twice", ErrBadRoute, r.ID, i, t.Trunk)
+			return problem(f+".trunk", "%q listed twice", t.Trunk)
 		case t.Weight < 0:
-			return fmt.Errorf("%w: %s: trunks[%d].weight: must not be negative", ErrBadRoute, r.ID, i)
+			return problem(f+".weight", "must not be negative")
 		case known != nil && !known(t.Trunk):
-			return fmt.Errorf("%w: %s: trunks[%d].trunk: no trunk named %q", ErrBadRoute, r.ID, i, t.Trunk)
+			return problem(f+".trunk", "no trunk named %q", t.Trunk)
 		}
 		seen[t.Trunk] = true
 	}
@@ -102,10 +121,12 @@ func NewTable(routes []Route, known func(string) bool) (*Table, error) {
 	ids := map[string]bool{}
 	for i, r := range routes {
 		if err := r.Validate(known); err != nil {
-			return nil, fmt.Errorf("routes[%d]: %w", i, err)
+			p := err.(RouteProblem)
+			p.Field = fmt.Sprintf("routes[%d].%s", i, p.Field)
+			return nil, p
 		}
 		if ids[r.ID] {
-			return nil, fmt.Errorf("routes[%d]: %w: id: %q used twice", i, ErrBadRoute, r.ID)
+			return nil, problem(fmt.Sprintf("routes[%d].id", i), "%q used twice", r.ID)
 		}
 		ids[r.ID] = true
 	}

@@ -52,6 +52,7 @@ type env struct {
 	wsURL  string
 	hooks  *hookRecorder
 	secret string
+	sig    *signaling.Server
 }
 
 type hookRecorder struct {
@@ -187,7 +188,7 @@ func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 		_ = trunk.Close()
 		_ = trunkConn.Close()
 	})
-	return &env{t: t, cfg: cfg, bridge: b, trunk: trunk, http: srv, hooks: hooks, secret: secret,
+	return &env{t: t, cfg: cfg, bridge: b, trunk: trunk, http: srv, hooks: hooks, secret: secret, sig: sig,
 		wsURL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws"}
 }
 

@@ -110,6 +110,9 @@ const (
 	CodeBadRequest   = "bad_request"
 	CodeUnknownCall  = "unknown_call"
 	CodeInternal     = "internal"
+	// CodeSeatUnavailable: the seat was disabled or deleted while the
+	// session was live; the socket closes with 4401 next.
+	CodeSeatUnavailable = "seat_unavailable"
 )
 
 // ProtocolError is a refused client message: Code is the error code sent

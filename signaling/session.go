@@ -128,7 +128,10 @@ func (s *Session) resume(c *conn, sa *bridge.SeatAuth) bool {
 }
 
 // terminate ends the session: its calls, its peer connection.
-func (s *Session) terminate() {
+func (s *Session) terminate() { s.terminateWith(1000, "session ended") }
+
+// terminateWith ends the session and closes its socket with code.
+func (s *Session) terminateWith(code int, reason string) {
 	s.mu.Lock()
 	if s.terminated {
 		s.mu.Unlock()
@@ -152,10 +155,10 @@ func (s *Session) terminate() {
 		_ = peer.Close()
 	}
 	if c != nil {
-		c.closeWith(1000, "session ended")
+		c.closeWith(code, reason)
 	}
 	s.srv.remove(s)
-	s.log.Info("session ended")
+	s.log.Info("session ended", "reason", reason)
 }
 
 func (s *Session) sendError(requestID, callID, code, msg string) {
