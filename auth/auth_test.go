@@ -15,6 +15,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/callbridge/callbridge/config"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
@@ -193,4 +195,9 @@ func TestBearerMatches(t *testing.T) {
 			t.Errorf("BearerMatches(%q, %q) = %v", tc.configured, tc.header, got)
 		}
 	}
+}
+
+// config refuses an auth.token_secret that Sign and Verify would refuse.
+func TestMinSecretLenMatchesConfig(t *testing.T) {
+	assert.Equal(t, config.MinTokenSecretLen, MinSecretLen)
 }

@@ -25,7 +25,7 @@ import (
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/media"
 	"github.com/callbridge/callbridge/phone"
-	"github.com/callbridge/callbridge/webhook"
+	"github.com/callbridge/callbridge/record"
 )
 
 // DefaultMediaWait is how long a call request waits for the session's
@@ -39,7 +39,7 @@ type Option func(*Bridge)
 func WithLogger(l *slog.Logger) Option { return func(b *Bridge) { b.log = l } }
 
 // WithEvents sets where call events (webhooks) are published.
-func WithEvents(p webhook.Publisher) Option { return func(b *Bridge) { b.events = p } }
+func WithEvents(p record.Publisher) Option { return func(b *Bridge) { b.events = p } }
 
 // WithMetrics sets the metrics sink.
 func WithMetrics(m *Metrics) Option { return func(b *Bridge) { b.metrics = m } }
@@ -48,7 +48,7 @@ func WithMetrics(m *Metrics) Option { return func(b *Bridge) { b.metrics = m } }
 type Bridge struct {
 	cfg     *config.Config
 	log     *slog.Logger
-	events  webhook.Publisher
+	events  record.Publisher
 	metrics *Metrics
 
 	ua        *sipgo.UserAgent
@@ -255,12 +255,12 @@ type CallRequest struct {
 
 // CallState is one call_state message (signaling.md, "Call states").
 type CallState struct {
-	CallID    string `json:"call_id"`
-	RequestID string `json:"request_id,omitempty"`
-	State     string `json:"state"`
-	To        string `json:"to"`
-	From      string `json:"from"`
-	Cause     *Cause `json:"cause,omitempty"`
+	CallID    string        `json:"call_id"`
+	RequestID string        `json:"request_id,omitempty"`
+	State     string        `json:"state"`
+	To        string        `json:"to"`
+	From      string        `json:"from"`
+	Cause     *record.Cause `json:"cause,omitempty"`
 }
 
 // Call states, in order.

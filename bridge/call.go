@@ -20,6 +20,7 @@ import (
 
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/media"
+	"github.com/callbridge/callbridge/record"
 )
 
 // Call is one outbound call: a SIP dialog toward the trunk joined to the
@@ -45,7 +46,7 @@ type Call struct {
 	startedAt  time.Time                   // guarded by mu
 	answeredAt time.Time                   // guarded by mu
 	endedAt    time.Time                   // guarded by mu
-	cause      *Cause                      // guarded by mu; set once, when the end is known
+	cause      *record.Cause               // guarded by mu; set once, when the end is known
 	dialog     *sipgo.DialogClientSession  // guarded by mu
 	remote     remoteMedia                 // guarded by mu
 	uplink     media.RTPHandler            // guarded by mu
@@ -117,7 +118,7 @@ func (c *Call) State() string {
 func (c *Call) Hangup() {
 	c.end(ErrAgentHangup)
 	if c.State() == StateDialing && !c.gotResponse.Load() {
-		c.setCause(Cause{SIPCode: 487, Q850: Q850NormalClearing, Reason: "Canceled by the agent", By: ByAgent})
+		c.setCause(record.Cause{SIPCode: 487, Q850: record.Q850NormalClearing, Reason: "Canceled by the agent", By: record.ByAgent})
 		c.emit(StateEnded)
 	}
 }
@@ -163,7 +164,7 @@ func stateRank(s string) int {
 }
 
 // setCause records why the call ended, if nothing did before.
-func (c *Call) setCause(cause Cause) {
+func (c *Call) setCause(cause record.Cause) {
 	c.mu.Lock()
 	if c.cause == nil {
 		c.cause = &cause
@@ -177,7 +178,7 @@ func (c *Call) run() {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("call panicked", "panic", r, "stack", string(debug.Stack()))
-			c.setCause(Cause{Q850: Q850TemporaryFailure, Reason: "internal error", By: ByBridge})
+			c.setCause(record.Cause{Q850: record.Q850TemporaryFailure, Reason: "internal error", By: record.ByBridge})
 			c.cancel(fmt.Errorf("panic: %v", r))
 		}
 	}()
@@ -186,7 +187,7 @@ func (c *Call) run() {
 	conn, err := c.b.ports.listen()
 	if err != nil {
 		c.log.Error("no RTP port", "error", err)
-		c.setCause(Cause{Q850: Q850TemporaryFailure, Reason: "no RTP port available", By: ByBridge})
+		c.setCause(record.Cause{Q850: record.Q850TemporaryFailure, Reason: "no RTP port available", By: record.ByBridge})
 		return
 	}
 	c.rtp = newRTPSession(conn, c.log)
@@ -229,7 +230,7 @@ func (c *Call) run() {
 		}
 		if dialog == nil {
 			c.log.Warn("INVITE not sent", "error", err)
-			c.setCause(Cause{SIPCode: 503, Q850: Q850NetworkOutOfOrdr, Reason: "trunk unreachable: " + err.Error(), By: ByBridge})
+			c.setCause(record.Cause{SIPCode: 503, Q850: record.Q850NetworkOutOfOrdr, Reason: "trunk unreachable: " + err.Error(), By: record.ByBridge})
 			return
 		}
 		c.unanswered(dialog, err, ringCause)
@@ -238,7 +239,7 @@ func (c *Call) run() {
 
 	if err := c.answered(dialog); err != nil {
 		c.log.Warn("answer not usable", "error", err)
-		c.setCause(Cause{SIPCode: 488, Q850: 127, Reason: err.Error(), By: ByBridge})
+		c.setCause(record.Cause{SIPCode: 488, Q850: 127, Reason: err.Error(), By: record.ByBridge})
 		c.bye(dialog)
 		return
 	}
@@ -399,10 +400,10 @@ func (c *Call) unanswered(dialog *sipgo.DialogClientSession, err error, ringCaus
 	var drv sipgo.ErrDialogResponse
 	switch {
 	case errors.As(err, &dr):
-		c.setCause(causeFromResponse(dr.Res, ByRemote))
+		c.setCause(causeFromResponse(dr.Res, record.ByRemote))
 		return
 	case errors.As(err, &drv):
-		c.setCause(causeFromResponse(drv.Res, ByRemote))
+		c.setCause(causeFromResponse(drv.Res, record.ByRemote))
 		return
 	}
 	// A 2xx that crossed our CANCEL (RFC 3261 §9.1): take it and hang up.
@@ -413,31 +414,31 @@ func (c *Call) unanswered(dialog *sipgo.DialogClientSession, err error, ringCaus
 	cause := context.Cause(c.ctx)
 	switch {
 	case errors.Is(cause, ErrAgentHangup):
-		c.setCause(Cause{SIPCode: 487, Q850: Q850NormalClearing, Reason: "Canceled by the agent", By: ByAgent})
+		c.setCause(record.Cause{SIPCode: 487, Q850: record.Q850NormalClearing, Reason: "Canceled by the agent", By: record.ByAgent})
 	case errors.Is(ringCause, ErrRingTimeout):
-		c.setCause(Cause{SIPCode: 487, Q850: Q850NoAnswer, Reason: "No answer", By: ByBridge})
+		c.setCause(record.Cause{SIPCode: 487, Q850: record.Q850NoAnswer, Reason: "No answer", By: record.ByBridge})
 	case errors.Is(ringCause, sipgo.WaitAnswerForceCancelErr):
-		c.setCause(Cause{SIPCode: 408, Q850: Q850RecoveryOnTimer, Reason: "No response from the trunk", By: ByBridge})
+		c.setCause(record.Cause{SIPCode: 408, Q850: record.Q850RecoveryOnTimer, Reason: "No response from the trunk", By: record.ByBridge})
 	case cause != nil:
 		c.setCause(c.bridgeCause(cause))
 	default:
 		// Timer B fired or the transport failed (RFC 3261 §17.1.1.2).
-		c.setCause(Cause{SIPCode: 408, Q850: Q850RecoveryOnTimer, Reason: "No response from the trunk: " + err.Error(), By: ByBridge})
+		c.setCause(record.Cause{SIPCode: 408, Q850: record.Q850RecoveryOnTimer, Reason: "No response from the trunk: " + err.Error(), By: record.ByBridge})
 	}
 }
 
-func (c *Call) bridgeCause(cause error) Cause {
+func (c *Call) bridgeCause(cause error) record.Cause {
 	switch {
 	case errors.Is(cause, ErrBrowserGone):
-		return Cause{SIPCode: 0, Q850: Q850NormalClearing, Reason: "Browser disconnected", By: ByAgent}
+		return record.Cause{SIPCode: 0, Q850: record.Q850NormalClearing, Reason: "Browser disconnected", By: record.ByAgent}
 	case errors.Is(cause, ErrMediaTimeout):
-		return Cause{Q850: Q850RecoveryOnTimer, Reason: "No audio from the trunk", By: ByBridge}
+		return record.Cause{Q850: record.Q850RecoveryOnTimer, Reason: "No audio from the trunk", By: record.ByBridge}
 	case errors.Is(cause, ErrMaxDuration):
-		return Cause{Q850: Q850NormalClearing, Reason: "Maximum call duration reached", By: ByBridge}
+		return record.Cause{Q850: record.Q850NormalClearing, Reason: "Maximum call duration reached", By: record.ByBridge}
 	case errors.Is(cause, ErrBridgeShutdown):
-		return Cause{Q850: Q850NormalClearing, Reason: "Bridge shutting down", By: ByBridge}
+		return record.Cause{Q850: record.Q850NormalClearing, Reason: "Bridge shutting down", By: record.ByBridge}
 	}
-	return Cause{Q850: Q850TemporaryFailure, Reason: cause.Error(), By: ByBridge}
+	return record.Cause{Q850: record.Q850TemporaryFailure, Reason: cause.Error(), By: record.ByBridge}
 }
 
 // answered handles the 2xx: final SDP, ACK (RFC 3261 §13.2.2.4), state.
@@ -495,7 +496,7 @@ func (c *Call) talk(dialog *sipgo.DialogClientSession) {
 			case errors.Is(cause, ErrRemoteHangup):
 				// cause set by remoteBye
 			case errors.Is(cause, ErrAgentHangup):
-				c.setCause(Cause{SIPCode: 200, Q850: Q850NormalClearing, Reason: "Normal call clearing", By: ByAgent})
+				c.setCause(record.Cause{SIPCode: 200, Q850: record.Q850NormalClearing, Reason: "Normal call clearing", By: record.ByAgent})
 				c.bye(dialog)
 			default:
 				c.setCause(c.bridgeCause(cause))
@@ -503,7 +504,7 @@ func (c *Call) talk(dialog *sipgo.DialogClientSession) {
 			}
 			return
 		case <-dialog.Context().Done():
-			c.setCause(Cause{SIPCode: 200, Q850: Q850NormalClearing, Reason: "Normal call clearing", By: ByRemote})
+			c.setCause(record.Cause{SIPCode: 200, Q850: record.Q850NormalClearing, Reason: "Normal call clearing", By: record.ByRemote})
 			return
 		case <-maxDur:
 			c.end(ErrMaxDuration)
@@ -541,7 +542,7 @@ func (c *Call) bye(dialog *sipgo.DialogClientSession) {
 // remoteBye is the trunk hanging up (RFC 3261 §15.1.2); the cause comes
 // from a Reason header (RFC 3326) or is normal clearing.
 func (c *Call) remoteBye(req *sip.Request, tx sip.ServerTransaction) {
-	cause := Cause{SIPCode: 200, Q850: Q850NormalClearing, Reason: "Normal call clearing", By: ByRemote}
+	cause := record.Cause{SIPCode: 200, Q850: record.Q850NormalClearing, Reason: "Normal call clearing", By: record.ByRemote}
 	if q, text, ok := ReasonQ850(req); ok {
 		cause.Q850, cause.Reason = q, text
 	}
@@ -568,7 +569,7 @@ func (c *Call) finish() {
 	}
 	c.mu.Lock()
 	if c.cause == nil {
-		c.cause = &Cause{Q850: Q850TemporaryFailure, Reason: "call failed", By: ByBridge}
+		c.cause = &record.Cause{Q850: record.Q850TemporaryFailure, Reason: "call failed", By: record.ByBridge}
 	}
 	c.endedAt = time.Now()
 	c.mu.Unlock()
@@ -589,20 +590,20 @@ func (c *Call) Status() string {
 
 func (c *Call) statusLocked() string {
 	if !c.answeredAt.IsZero() {
-		return "completed"
+		return record.StatusCompleted
 	}
 	if c.cause == nil {
-		return "failed"
+		return record.StatusFailed
 	}
 	switch {
-	case c.cause.By == ByAgent && c.cause.SIPCode == 487:
-		return "canceled"
-	case c.cause.Q850 == Q850UserBusy || c.cause.SIPCode == 486 || c.cause.SIPCode == 600:
-		return "busy"
-	case c.cause.Q850 == Q850NoAnswer || c.cause.Q850 == Q850NoUserResponding || c.cause.SIPCode == 480:
-		return "no-answer"
+	case c.cause.By == record.ByAgent && c.cause.SIPCode == 487:
+		return record.StatusCanceled
+	case c.cause.Q850 == record.Q850UserBusy || c.cause.SIPCode == 486 || c.cause.SIPCode == 600:
+		return record.StatusBusy
+	case c.cause.Q850 == record.Q850NoAnswer || c.cause.Q850 == record.Q850NoUserResponding || c.cause.SIPCode == 480:
+		return record.StatusNoAnswer
 	}
-	return "failed"
+	return record.StatusFailed
 }
 
 // Abandon ends the call because its browser session is gone for good

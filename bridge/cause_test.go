@@ -5,23 +5,9 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/stretchr/testify/assert"
-)
 
-func TestQ850FromSIP(t *testing.T) {
-	// RFC 3398 §8.2.6.1.
-	cases := map[int]int{
-		400: 41, 401: 21, 402: 21, 403: 21, 404: 1, 405: 63, 406: 79, 407: 21, 408: 102,
-		410: 22, 413: 127, 414: 127, 415: 79, 416: 127, 420: 127, 421: 127, 423: 127,
-		480: 18, 481: 41, 482: 25, 483: 25, 484: 28, 485: 1, 486: 17, 487: 127, 488: 127,
-		500: 41, 501: 79, 502: 38, 503: 41, 504: 102, 505: 127, 513: 127,
-		600: 17, 603: 21, 604: 1, 606: 58,
-		// Unlisted codes.
-		499: 127, 599: 127, 699: 127, 200: 16,
-	}
-	for code, want := range cases {
-		assert.Equal(t, want, Q850FromSIP(code), "SIP %d", code)
-	}
-}
+	"github.com/callbridge/callbridge/record"
+)
 
 func TestReasonQ850(t *testing.T) {
 	cases := []struct {
@@ -58,14 +44,14 @@ func TestReasonQ850(t *testing.T) {
 func TestCauseFromResponse(t *testing.T) {
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Host: "example.com"})
 	res := sip.NewResponseFromRequest(req, 486, "Busy Here", nil)
-	c := causeFromResponse(res, ByRemote)
-	assert.Equal(t, Cause{SIPCode: 486, Q850: 17, Reason: "Busy Here", By: ByRemote}, c)
+	c := causeFromResponse(res, record.ByRemote)
+	assert.Equal(t, record.Cause{SIPCode: 486, Q850: 17, Reason: "Busy Here", By: record.ByRemote}, c)
 
 	// A Q.850 Reason in the response wins over RFC 3398 (RFC 6432).
 	res = sip.NewResponseFromRequest(req, 480, "Temporarily Unavailable", nil)
 	res.AppendHeader(sip.NewHeader("Reason", `Q.850;cause=19;text="No answer from user"`))
-	c = causeFromResponse(res, ByRemote)
-	assert.Equal(t, Cause{SIPCode: 480, Q850: 19, Reason: "No answer from user", By: ByRemote}, c)
+	c = causeFromResponse(res, record.ByRemote)
+	assert.Equal(t, record.Cause{SIPCode: 480, Q850: 19, Reason: "No answer from user", By: record.ByRemote}, c)
 }
 
 func FuzzReasonQ850(f *testing.F) {

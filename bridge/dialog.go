@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/callbridge/callbridge/media"
+	"github.com/callbridge/callbridge/record"
 )
 
 // In-dialog requests from the trunk: re-INVITE, UPDATE, INFO, ACK with an
@@ -257,13 +258,13 @@ func (c *Call) sessionTimerLoop(dialog *sipgo.DialogClientSession) {
 		}
 		if st.refresher != "uac" {
 			c.log.Warn("session expired: the trunk did not refresh", "interval", st.interval)
-			c.setCause(Cause{Q850: Q850RecoveryOnTimer, Reason: "Session timer expired", By: ByBridge})
+			c.setCause(record.Cause{Q850: record.Q850RecoveryOnTimer, Reason: "Session timer expired", By: record.ByBridge})
 			c.end(ErrSessionExpired)
 			return
 		}
 		if err := c.refresh(dialog, st); err != nil {
 			c.log.Warn("session refresh failed", "error", err)
-			c.setCause(Cause{Q850: Q850RecoveryOnTimer, Reason: "Session refresh failed: " + err.Error(), By: ByBridge})
+			c.setCause(record.Cause{Q850: record.Q850RecoveryOnTimer, Reason: "Session refresh failed: " + err.Error(), By: record.ByBridge})
 			c.end(ErrSessionExpired)
 			return
 		}

@@ -5,15 +5,15 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/callbridge/callbridge/webhook"
+	"github.com/callbridge/callbridge/record"
 )
 
 // Event kinds a call publishes, in order.
 const (
-	eventInitiated = webhook.TypeInitiated
-	eventRinging   = webhook.TypeRinging
-	eventAnswered  = webhook.TypeAnswered
-	eventCompleted = webhook.TypeCompleted
+	eventInitiated = record.TypeInitiated
+	eventRinging   = record.TypeRinging
+	eventAnswered  = record.TypeAnswered
+	eventCompleted = record.TypeCompleted
 )
 
 // publish hands every call event to the webhook publisher, which keeps
@@ -22,7 +22,7 @@ func (b *Bridge) publish(c *Call, typ string) {
 	if b.events == nil {
 		return
 	}
-	ev := webhook.NewEvent(typ, c.record(typ))
+	ev := record.NewEvent(typ, c.record(typ))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := b.events.Publish(ctx, ev); err != nil {
@@ -31,12 +31,12 @@ func (b *Bridge) publish(c *Call, typ string) {
 }
 
 // record is the call as the webhook describes it (webhook.md, "Event").
-func (c *Call) record(typ string) webhook.CallRecord {
+func (c *Call) record(typ string) record.CallRecord {
 	info := c.Info()
-	rec := webhook.CallRecord{
+	rec := record.CallRecord{
 		CallID:    info.CallID,
 		Seat:      info.Seat,
-		Direction: webhook.DirectionOutbound,
+		Direction: record.DirectionOutbound,
 		From:      info.From,
 		To:        info.To,
 		StartedAt: info.StartedAt,
@@ -50,11 +50,11 @@ func (c *Call) record(typ string) webhook.CallRecord {
 	}
 	switch typ {
 	case eventInitiated:
-		rec.Status = webhook.StatusInitiated
+		rec.Status = record.StatusInitiated
 	case eventRinging:
-		rec.Status = webhook.StatusRinging
+		rec.Status = record.StatusRinging
 	case eventAnswered:
-		rec.Status = webhook.StatusAnswered
+		rec.Status = record.StatusAnswered
 	case eventCompleted:
 		rec.Status = info.Status
 	}
@@ -68,16 +68,11 @@ func (c *Call) record(typ string) webhook.CallRecord {
 		}
 	}
 	if info.Cause != nil && typ == eventCompleted {
-		rec.Hangup = &webhook.Hangup{By: info.Cause.By, SIPCode: info.Cause.SIPCode, Q850: info.Cause.Q850, Reason: info.Cause.Reason}
+		rec.Hangup = info.Cause
 	}
 	if typ == eventCompleted && (info.Media.Uplink != nil || info.Media.Downlink != nil) {
 		q := info.Quality()
-		rec.Quality = &webhook.Quality{
-			MOS:         q.MOS,
-			Uplink:      webhook.LegQuality{Packets: int64(q.Uplink.Packets), Lost: q.Uplink.Lost, JitterMS: q.Uplink.JitterMs, Silent: q.Uplink.Silent},
-			Downlink:    webhook.LegQuality{Packets: int64(q.Downlink.Packets), Lost: q.Downlink.Lost, JitterMS: q.Downlink.JitterMs, Silent: q.Downlink.Silent},
-			OneWayAudio: q.OneWayAudio,
-		}
+		rec.Quality = &q
 	}
 	return rec
 }

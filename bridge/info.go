@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callbridge/callbridge/media"
+	"github.com/callbridge/callbridge/record"
 )
 
 // CallInfo is a snapshot of a call for the admin API, the stats page and
@@ -21,7 +22,7 @@ type CallInfo struct {
 	StartedAt  time.Time       `json:"started_at"`
 	AnsweredAt *time.Time      `json:"answered_at,omitempty"`
 	EndedAt    *time.Time      `json:"ended_at,omitempty"`
-	Cause      *Cause          `json:"cause,omitempty"`
+	Cause      *record.Cause   `json:"cause,omitempty"`
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
 	Media      MediaInfo       `json:"media"`
 }
@@ -124,32 +125,16 @@ func (c *Call) Info() CallInfo {
 	return ci
 }
 
-// LegQuality summarizes one direction for the webhook.
-type LegQuality struct {
-	Packets  uint64  `json:"packets"`
-	Lost     int64   `json:"lost"`
-	JitterMs float64 `json:"jitter_ms"`
-	Silent   bool    `json:"silent"`
-}
-
-// Quality is the webhook's quality block.
-type Quality struct {
-	MOS         float64    `json:"mos"`
-	Uplink      LegQuality `json:"uplink"`
-	Downlink    LegQuality `json:"downlink"`
-	OneWayAudio bool       `json:"one_way_audio"`
-}
-
 // Quality computes the call's quality summary: per-direction counters and
 // an E-model MOS (ITU-T G.107, G.711 with PLC, Bpl 25.1) from the worse
 // direction's loss and jitter.
-func (ci CallInfo) Quality() Quality {
-	var q Quality
-	leg := func(s *media.StreamSnapshot) LegQuality {
+func (ci CallInfo) Quality() record.Quality {
+	var q record.Quality
+	leg := func(s *media.StreamSnapshot) record.LegQuality {
 		if s == nil {
-			return LegQuality{Silent: true}
+			return record.LegQuality{Silent: true}
 		}
-		return LegQuality{Packets: s.Packets, Lost: s.Lost, JitterMs: round1(s.JitterMs), Silent: s.Packets == 0 || s.Silent}
+		return record.LegQuality{Packets: int64(s.Packets), Lost: s.Lost, JitterMS: round1(s.JitterMs), Silent: s.Packets == 0 || s.Silent}
 	}
 	q.Uplink = leg(ci.Media.Uplink)
 	q.Downlink = leg(ci.Media.Downlink)
@@ -158,14 +143,14 @@ func (ci CallInfo) Quality() Quality {
 		q.OneWayAudio = (q.Uplink.Packets == 0) != (q.Downlink.Packets == 0) || q.Uplink.Silent != q.Downlink.Silent
 	}
 	lossPct := math.Max(lossPercent(q.Uplink), lossPercent(q.Downlink))
-	jitter := math.Max(q.Uplink.JitterMs, q.Downlink.JitterMs)
+	jitter := math.Max(q.Uplink.JitterMS, q.Downlink.JitterMS)
 	if answered && (q.Uplink.Packets > 0 || q.Downlink.Packets > 0) {
-		q.MOS = EModelMOS(2*jitter+20+10, lossPct, 25.1)
+		q.MOS = record.EModelMOS(2*jitter+20+10, lossPct, 25.1)
 	}
 	return q
 }
 
-func lossPercent(l LegQuality) float64 {
+func lossPercent(l record.LegQuality) float64 {
 	total := float64(l.Packets) + float64(max(l.Lost, 0))
 	if total == 0 {
 		return 0
@@ -174,27 +159,3 @@ func lossPercent(l LegQuality) float64 {
 }
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
-
-// EModelMOS is the ITU-T G.107 E-model for G.711 (Ie = 0): d is the
-// one-way delay in ms, ppl the packet loss in percent, bpl the codec's
-// loss robustness (25.1 with PLC, 4.3 without; G.113 Appendix I).
-func EModelMOS(d, ppl, bpl float64) float64 {
-	const roIs = 93.2
-	id := 0.024 * d
-	if d > 177.3 {
-		id += 0.11 * (d - 177.3)
-	}
-	ie := 0.0
-	ieEff := ie + (95-ie)*ppl/(ppl+bpl) // BurstR = 1, G.107 eq. 7-29
-	r := roIs - id - ieEff
-	var mos float64
-	switch {
-	case r <= 0:
-		mos = 1
-	case r >= 100:
-		mos = 4.5
-	default:
-		mos = 1 + 0.035*r + r*(r-60)*(100-r)*7e-6
-	}
-	return math.Round(mos*100) / 100
-}

@@ -19,6 +19,7 @@ import (
 	"github.com/callbridge/callbridge/bridge/siptest"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/media"
+	"github.com/callbridge/callbridge/record"
 )
 
 // fakeLeg is a browser leg without WebRTC: it sends G.711 and keeps what
@@ -137,7 +138,7 @@ func TestSessionTimerBridgeRefreshes(t *testing.T) {
 			assert.Equal(t, bridge.StateAnswered, c.State(), "the call outlived its session interval")
 			c.Hangup()
 			end := st.wait(t, bridge.StateEnded, 5*time.Second)
-			assert.Equal(t, bridge.ByAgent, end.Cause.By)
+			assert.Equal(t, record.ByAgent, end.Cause.By)
 		})
 	}
 }
@@ -152,7 +153,7 @@ func TestSessionTimerTrunkStopsRefreshing(t *testing.T) {
 	st.wait(t, bridge.StateAnswered, 5*time.Second)
 	end := st.wait(t, bridge.StateEnded, 6*time.Second)
 	require.Equal(t, bridge.StateEnded, end.State)
-	assert.Equal(t, bridge.ByBridge, end.Cause.By)
+	assert.Equal(t, record.ByBridge, end.Cause.By)
 	assert.Contains(t, end.Cause.Reason, "Session timer")
 	uas.WaitRequests(sip.BYE, 1, 3*time.Second)
 }
@@ -218,7 +219,7 @@ func TestInDialogRequestsFromTrunk(t *testing.T) {
 	// BYE with a Reason header: the cause is the carrier's.
 	require.NoError(t, uas.Bye(callID, `Q.850;cause=31;text="Normal, unspecified"`))
 	end := st.wait(t, bridge.StateEnded, 5*time.Second)
-	assert.Equal(t, bridge.ByRemote, end.Cause.By)
+	assert.Equal(t, record.ByRemote, end.Cause.By)
 	assert.Equal(t, 31, end.Cause.Q850)
 	assert.Equal(t, "Normal, unspecified", end.Cause.Reason)
 }
@@ -263,7 +264,7 @@ func TestFinalResponseCauses(t *testing.T) {
 			assert.Equal(t, tc.final, end.Cause.SIPCode)
 			assert.Equal(t, tc.q850, end.Cause.Q850)
 			assert.Equal(t, tc.text, end.Cause.Reason)
-			assert.Equal(t, bridge.ByRemote, end.Cause.By)
+			assert.Equal(t, record.ByRemote, end.Cause.By)
 		})
 	}
 }
@@ -276,7 +277,7 @@ func TestInviteTimeout(t *testing.T) {
 	end := st.wait(t, bridge.StateEnded, 5*time.Second)
 	assert.Equal(t, 408, end.Cause.SIPCode)
 	assert.Equal(t, 102, end.Cause.Q850)
-	assert.Equal(t, bridge.ByBridge, end.Cause.By)
+	assert.Equal(t, record.ByBridge, end.Cause.By)
 }
 
 func TestTrunkDownRefusesCallsFast(t *testing.T) {
@@ -302,7 +303,7 @@ func TestHangupBeforeAnyResponse(t *testing.T) {
 	c.Hangup()
 	end := st.wait(t, bridge.StateEnded, time.Second)
 	require.Equal(t, bridge.StateEnded, end.State)
-	assert.Equal(t, bridge.ByAgent, end.Cause.By)
+	assert.Equal(t, record.ByAgent, end.Cause.By)
 	assert.Equal(t, 487, end.Cause.SIPCode)
 }
 
@@ -332,7 +333,7 @@ func TestBridgeTimersEndAnsweredCalls(t *testing.T) {
 			st.wait(t, bridge.StateAnswered, 5*time.Second)
 			end := st.wait(t, bridge.StateEnded, 6*time.Second)
 			require.Equal(t, bridge.StateEnded, end.State)
-			assert.Equal(t, bridge.ByBridge, end.Cause.By)
+			assert.Equal(t, record.ByBridge, end.Cause.By)
 			assert.Equal(t, tc.reason, end.Cause.Reason)
 			assert.Equal(t, tc.q850, end.Cause.Q850)
 			uas.WaitRequests(sip.BYE, 1, 3*time.Second)

@@ -253,16 +253,6 @@ func TestValidate(t *testing.T) {
 		{"duplicate codec", func(c *Config) { c.SIP.Codecs = []string{"PCMU", "PCMU"} }, []string{"listed twice"}},
 		{"short token secret", func(c *Config) { c.Auth.TokenSecret = "short" }, []string{"auth.token_secret", "too short"}},
 		{"admin token equals secret", func(c *Config) { c.Auth.AdminToken = c.Auth.TokenSecret }, []string{"auth.admin_token", "differ"}},
-		{"webhook secret without prefix", func(c *Config) { c.Webhook.Secret = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }, []string{"webhook.secret", "whsec_"}},
-		{"webhook secret not base64", func(c *Config) { c.Webhook.Secret = "whsec_!!!" }, []string{"webhook.secret", "base64"}},
-		{"webhook secret too short", func(c *Config) { c.Webhook.Secret = "whsec_c2hvcnQ=" }, []string{"webhook.secret", "24 to 64"}},
-		{"webhook url without secret", func(c *Config) { c.Webhook.Secret = "" }, []string{"webhook.secret: not set"}},
-		{"webhook private target", func(c *Config) { c.Webhook.URL = "http://127.0.0.1:9000/h" }, []string{"webhook.url", "allow_private"}},
-		{"webhook localhost target", func(c *Config) { c.Webhook.URL = "http://localhost/h" }, []string{"webhook.url", "allow_private"}},
-		{"seat webhook private", func(c *Config) { c.Seats[0].WebhookURL = "http://10.1.2.3/h" }, []string{"seats[0] (agent-7).webhook_url"}},
-		{"webhook url not http", func(c *Config) { c.Webhook.URL = "ftp://x/y" }, []string{"webhook.url", "http(s)"}},
-		{"unknown event", func(c *Config) { c.Webhook.Events = []string{"call.exploded"} }, []string{"webhook.events[0]"}},
-		{"reserved header", func(c *Config) { c.Webhook.Headers = map[string]string{"Webhook-Signature": "x"} }, []string{"webhook.headers", "cannot be overridden"}},
 		{"bad listen address", func(c *Config) { c.HTTP.Listen = "8080" }, []string{"http.listen"}},
 		{"bad sip listen transport", func(c *Config) { c.SIP.Listen = "sctp:127.0.0.1:5060" }, []string{"sip.listen"}},
 		{"sip listen in rtp range", func(c *Config) { c.SIP.Listen = "udp:127.0.0.1:20002" }, []string{"sip.listen", "inside sip.rtp_ports"}},
@@ -274,10 +264,7 @@ func TestValidate(t *testing.T) {
 		{"bad nat ip", func(c *Config) { c.WebRTC.NAT1To1IPs = []string{"1.2.3"} }, []string{"webrtc.nat_1to1_ips[0]"}},
 		{"turn without credentials", func(c *Config) { c.WebRTC.ICEServers = []ICEServer{{URLs: []string{"turn:t.example"}}} }, []string{"webrtc.ice_servers[0]", "username and credential"}},
 		{"bad ice scheme", func(c *Config) { c.WebRTC.ICEServers = []ICEServer{{URLs: []string{"http://t"}}} }, []string{"webrtc.ice_servers[0]"}},
-		{"bad durations", func(c *Config) { c.SIP.RingTimeout = -1; c.SIP.MediaTimeout = -1; c.Webhook.Timeout = time.Hour }, []string{"sip.ring_timeout", "sip.media_timeout", "webhook.timeout"}},
-		{"bad postgres dsn", func(c *Config) { c.Store.DSN = "postgres://db/bridge?sslmode=sometimes" }, []string{"store.dsn", "postgres"}},
-		{"unknown store", func(c *Config) { c.Store.DSN = "mysql://db/bridge" }, []string{"store.dsn", "sqlite://PATH", "postgres://"}},
-		{"bad node id", func(c *Config) { c.Store.NodeID = "node one" }, []string{"store.node_id"}},
+		{"bad durations", func(c *Config) { c.SIP.RingTimeout = -1; c.SIP.MediaTimeout = -1 }, []string{"sip.ring_timeout", "sip.media_timeout"}},
 		{"bad log", func(c *Config) { c.Log.Level = "loud"; c.Log.Format = "xml" }, []string{"log.level", "log.format"}},
 	}
 	for _, tt := range tests {
@@ -305,13 +292,6 @@ func TestValidateReportsAllProblems(t *testing.T) {
 	assert.Contains(t, err.Error(), "(3 problems)")
 }
 
-func TestAllowPrivate(t *testing.T) {
-	c := valid()
-	c.Webhook.URL = "http://127.0.0.1:9000/h"
-	c.Webhook.AllowPrivate = true
-	require.NoError(t, c.Validate())
-}
-
 func TestListenParts(t *testing.T) {
 	tests := []struct {
 		in        string
@@ -337,34 +317,6 @@ func TestListenParts(t *testing.T) {
 	}
 }
 
-func TestSQLitePath(t *testing.T) {
-	p, err := SQLitePath("sqlite:///var/lib/bridge/bridge.db")
-	require.NoError(t, err)
-	assert.Equal(t, "/var/lib/bridge/bridge.db", p)
-	p, err = SQLitePath("sqlite://bridge.db")
-	require.NoError(t, err)
-	assert.Equal(t, "bridge.db", p)
-	_, err = SQLitePath("mysql://x")
-	require.Error(t, err)
-	_, err = SQLitePath("postgres://db/bridge")
-	require.Error(t, err, "not a file")
-}
-
-func TestStoreDSNs(t *testing.T) {
-	for _, dsn := range []string{
-		"sqlite://bridge.db",
-		"postgres://bridge:pw@db.example:5432/bridge?sslmode=verify-full",
-		"postgresql://bridge@10.0.0.5/bridge",
-	} {
-		t.Run(dsn, func(t *testing.T) {
-			c := valid()
-			c.Store.DSN, c.Store.NodeID = dsn, "bridge-2.eu:1"
-			require.NoError(t, c.Validate())
-			assert.Equal(t, "bridge-2.eu:1", c.WebhookConfig().Node)
-		})
-	}
-}
-
 // docs/CONFIG.md documents every key with its variable.
 func TestDocsListEveryKey(t *testing.T) {
 	doc, err := os.ReadFile("../docs/CONFIG.md")
@@ -381,42 +333,6 @@ func TestDocsListEveryKey(t *testing.T) {
 		}
 		assert.Contains(t, string(doc), "`"+EnvVar(k)+"`", "variable of %s undocumented", k)
 	}
-}
-
-func TestWebhookTemplateValidation(t *testing.T) {
-	tests := []struct {
-		name, tmpl, contentType, want string
-	}{
-		{"does not parse", `{"id": {{.ID}`, "", "webhook.template"},
-		{"not JSON", `{"to": {{.Call.To}}}`, "", "not valid JSON"},
-		{"nil hangup on early events", `{"by": {{json .Call.Hangup.By}}}`, "", "call.initiated"},
-		{"unknown field", `{"x": {{json .Call.Colour}}}`, "", "Colour"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := valid()
-			c.Webhook.Template = tt.tmpl
-			err := c.Validate()
-			require.ErrorIs(t, err, ErrInvalid)
-			assert.Contains(t, err.Error(), tt.want)
-		})
-	}
-	c := valid()
-	c.Webhook.Template = `{"CallObject": {{json .Call.CallID}}{{with .Call.Hangup}}, "by": {{json .By}}{{end}}}`
-	require.NoError(t, c.Validate())
-	c.Webhook.Template = `call {{.Call.CallID}} ended`
-	c.Webhook.ContentType = "text/plain"
-	require.NoError(t, c.Validate(), "non-JSON bodies are fine with a non-JSON content type")
-}
-
-func TestWebhookConfig(t *testing.T) {
-	c := valid()
-	c.Seats[1].WebhookURL = "https://other.example/h"
-	w := c.WebhookConfig()
-	assert.Equal(t, c.Webhook.URL, w.URL)
-	assert.Equal(t, map[string]string{"agent-8": "https://other.example/h"}, w.SeatURLs)
-	assert.Equal(t, 10*time.Second, w.Timeout)
-	assert.Equal(t, c.Webhook.Secret, w.Secret)
 }
 
 func TestZeroSwitchesStayOff(t *testing.T) {

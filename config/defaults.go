@@ -30,6 +30,9 @@ const (
 	DefaultOptionsInterval = 30 * time.Second
 	// DefaultMaxCallDuration is sip.max_call_duration (0 = unlimited).
 	DefaultMaxCallDuration = 0
+	// MinTokenSecretLen is the shortest auth.token_secret accepted, in bytes
+	// (auth.MinSecretLen: the size of the HS256 output).
+	MinTokenSecretLen = 32
 	// DefaultWebhookTimeout is webhook.timeout.
 	DefaultWebhookTimeout = 10 * time.Second
 	// DefaultWebhookContentType is webhook.content_type.

@@ -12,11 +12,6 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/nyaruka/phonenumbers"
-
-	"github.com/callbridge/callbridge/auth"
-	"github.com/callbridge/callbridge/phone"
-	"github.com/callbridge/callbridge/store/backend"
-	"github.com/callbridge/callbridge/webhook"
 )
 
 // Problems is the error Validate returns: every problem found, each naming
@@ -43,16 +38,19 @@ func (p Problems) Unwrap() []error { return append([]error{ErrInvalid}, p...) }
 // seatIDPattern keeps seat ids safe in URLs, logs and JWT subjects.
 var seatIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
-// headerName is an RFC 9110 §5.6.2 token.
-var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
 // sipTransports are the transports sipgo listens on.
 var sipTransports = map[string]bool{"udp": true, "tcp": true, "tls": true, "ws": true, "wss": true}
 
+// A Check validates the keys of a section another package owns (webhook.*
+// is checked by the webhook package, store.* by the store's), adding each
+// problem to p.
+type Check func(c *Config, p *Problems)
+
 // Validate checks the whole configuration and returns all problems at once
 // (as Problems), each a message a person can act on; nil if there are none.
-// It expects SetDefaults to have run (Load does that).
-func (c *Config) Validate() error {
+// The packages that own a section pass their Check; the bridge binary runs
+// them all. It expects SetDefaults to have run (Load does that).
+func (c *Config) Validate(sections ...Check) error {
 	var v validator
 	c.validateHTTP(&v)
 	c.validateAuth(&v)
@@ -61,9 +59,10 @@ func (c *Config) Validate() error {
 	c.validateSeats(&v)
 	c.validateTrunks(&v)
 	c.validateDialing(&v)
-	c.validateWebhook(&v)
-	c.validateStore(&v)
 	c.validateLog(&v)
+	for _, check := range sections {
+		check(c, &v)
+	}
 	if len(v) == 0 {
 		return nil
 	}
@@ -71,6 +70,9 @@ func (c *Config) Validate() error {
 }
 
 type validator = Problems
+
+// Add records a problem with key.
+func (v *Problems) Add(key, format string, args ...any) { v.add(key, format, args...) }
 
 func (v *validator) add(key, format string, args ...any) {
 	*v = append(*v, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
@@ -95,8 +97,8 @@ func (c *Config) validateAuth(v *validator) {
 	switch n := len(c.Auth.TokenSecret); {
 	case n == 0:
 		v.add("auth.token_secret", "not set; generate one with `openssl rand -base64 48` (or set %s)", EnvVar("auth.token_secret"))
-	case n < auth.MinSecretLen:
-		v.add("auth.token_secret", "%d bytes is too short for HS256; use at least %d (e.g. `openssl rand -base64 48`)", n, auth.MinSecretLen)
+	case n < MinTokenSecretLen:
+		v.add("auth.token_secret", "%d bytes is too short for HS256; use at least %d (e.g. `openssl rand -base64 48`)", n, MinTokenSecretLen)
 	}
 	if t := c.Auth.AdminToken; t != "" {
 		if len(t) < 16 {
@@ -267,7 +269,7 @@ func (c *Config) validateSeats(v *validator) {
 		mine := map[string]bool{}
 		for _, id := range s.CallerIDs {
 			switch {
-			case !phone.IsE164(id):
+			case !isE164(id):
 				v.add(key, "caller id %q is not E.164 (write it as +<country code><number>, no spaces, e.g. \"+14155550100\")", id)
 			case mine[id]:
 				v.add(key, "caller id %s is listed twice", id)
@@ -288,107 +290,7 @@ func (c *Config) validateSeats(v *validator) {
 		if s.MaxCalls < 1 {
 			v.add(key, "max_calls %d must be at least 1", s.MaxCalls)
 		}
-		if s.WebhookURL != "" {
-			c.checkWebhookURL(v, key+".webhook_url", s.WebhookURL)
-		}
 	}
-}
-
-// checkWebhookURL rejects non-HTTP URLs and literal loopback/private targets
-// unless webhook.allow_private is set (names are checked again at delivery).
-func (c *Config) checkWebhookURL(v *validator, key, raw string) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.add(key, "%q is not an http(s) URL", raw)
-		return
-	}
-	if c.Webhook.AllowPrivate {
-		return
-	}
-	h := u.Hostname()
-	if strings.EqualFold(h, "localhost") || strings.HasSuffix(strings.ToLower(h), ".localhost") {
-		v.add(key, "%q is a loopback target; set webhook.allow_private: true to allow it (demo and tests only)", raw)
-		return
-	}
-	if ip, err := netip.ParseAddr(h); err == nil && !webhook.IsPublicIP(ip) {
-		v.add(key, "%q is a loopback/private address; set webhook.allow_private: true to allow it", raw)
-	}
-}
-
-func (c *Config) validateWebhook(v *validator) {
-	w := &c.Webhook
-	if w.URL != "" {
-		c.checkWebhookURL(v, "webhook.url", w.URL)
-	}
-	anyURL := w.URL != ""
-	for _, s := range c.Seats {
-		anyURL = anyURL || s.WebhookURL != ""
-	}
-	switch {
-	case w.Secret == "" && anyURL:
-		v.add("webhook.secret", "not set but a webhook URL is; generate one with `echo whsec_$(openssl rand -base64 32)`")
-	case w.Secret != "":
-		if _, err := webhook.ParseSecret(w.Secret); err != nil {
-			v.add("webhook.secret", "%v", strings.TrimPrefix(err.Error(), webhook.ErrBadSecret.Error()+": "))
-		}
-	}
-	if w.Timeout <= 0 || w.Timeout > 5*time.Minute {
-		v.add("webhook.timeout", "%s: must be between 1ms and 5m (default %s)", w.Timeout, DefaultWebhookTimeout)
-	}
-	known := map[string]bool{EventInitiated: true, EventRinging: true, EventAnswered: true, EventCompleted: true}
-	for i, e := range w.Events {
-		if !known[e] {
-			v.add(fmt.Sprintf("webhook.events[%d]", i), "unknown event type %q; want call.initiated, call.ringing, call.answered or call.completed", e)
-		}
-	}
-	if strings.TrimSpace(w.ContentType) == "" || strings.ContainsAny(w.ContentType, "\r\n") {
-		v.add("webhook.content_type", "%q is not a media type", w.ContentType)
-	}
-	for name, val := range w.Headers {
-		lower := strings.ToLower(name)
-		switch {
-		case !headerName.MatchString(name):
-			v.add("webhook.headers", "%q is not a valid header name", name)
-		case strings.HasPrefix(lower, "webhook-") || lower == "content-type" || lower == "content-length" || lower == "host" || lower == "transfer-encoding":
-			v.add("webhook.headers", "%q is set by the bridge and cannot be overridden", name)
-		case strings.ContainsAny(val, "\r\n"):
-			v.add("webhook.headers", "value of %q contains a line break", name)
-		}
-	}
-	if w.Template != "" {
-		if err := webhook.CheckTemplate(w.Template, w.ContentType); err != nil {
-			v.add("webhook.template", "%v", err)
-		}
-	}
-}
-
-func (c *Config) validateStore(v *validator) {
-	if _, err := backend.Check(c.Store.DSN); err != nil {
-		v.add("store.dsn", "%v", err)
-	}
-	if id := c.Store.NodeID; id != "" && !nodeIDPattern.MatchString(id) {
-		v.add("store.node_id", "%q: want 1-64 letters, digits, '.', '_', ':' or '-'", id)
-	}
-}
-
-// nodeIDPattern is what store.node_id may be: it shows in logs and in the
-// store's rows.
-var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
-
-// SQLitePath returns the file path of an "sqlite://path" DSN
-// ("sqlite:///abs/path.db" is absolute, "sqlite://rel.db" relative to the
-// working directory; "sqlite://:memory:" is an in-memory store). Other
-// DSNs, PostgreSQL's included, are an error: open those with
-// backend.Open.
-func SQLitePath(dsn string) (string, error) {
-	kind, err := backend.Check(dsn)
-	if err != nil {
-		return "", err
-	}
-	if kind != backend.SQLite {
-		return "", fmt.Errorf("%w: %s is not an sqlite:// DSN", backend.ErrBadDSN, kind)
-	}
-	return strings.TrimPrefix(dsn, "sqlite://"), nil
 }
 
 func (c *Config) validateLog(v *validator) {
@@ -513,4 +415,18 @@ func (c *Config) validateDialing(v *validator) {
 	for i, s := range c.Seats {
 		checkCountries(fmt.Sprintf("seats[%d].allowed_countries", i), s.AllowedCountries)
 	}
+}
+
+// isE164 reports whether s is written as E.164: '+', a non-zero digit, 7
+// to 15 digits in all (ITU-T E.164 §6).
+func isE164(s string) bool {
+	if len(s) < 8 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

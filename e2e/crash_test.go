@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/callbridge/callbridge/e2e/harness"
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/store"
 	"github.com/callbridge/callbridge/store/sqlite"
 	"github.com/callbridge/callbridge/webhook"
@@ -156,7 +157,7 @@ func (s *crashReceiver) waitDelivered(t *testing.T, callID string) []hookAttempt
 	t.Helper()
 	waitUntil(t, crashWait, func() bool {
 		for _, a := range s.delivered(callID) {
-			if a.Type == webhook.TypeCompleted {
+			if a.Type == record.TypeCompleted {
 				return true
 			}
 		}
@@ -330,7 +331,7 @@ func TestCrashMidCall(t *testing.T) {
 		hold   string // the event type in flight at the kill, or holdNone
 	}{
 		{name: "events delivered", answer: true, hold: holdNone},
-		{name: "answered in flight", answer: true, hold: webhook.TypeAnswered},
+		{name: "answered in flight", answer: true, hold: record.TypeAnswered},
 		{name: "ringing", answer: false, hold: holdNone},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -338,10 +339,10 @@ func TestCrashMidCall(t *testing.T) {
 			rig := newCrashRig(t, hooks, tc.answer)
 			c := connectClient(t, rig.bridge.WSURL(), seatToken(t))
 
-			last := webhook.TypeAnswered
+			last := record.TypeAnswered
 			want := "answered"
 			if !tc.answer {
-				last, want = webhook.TypeRinging, "ringing"
+				last, want = record.TypeRinging, "ringing"
 			}
 			callID, states := call(t, c, dialed, want, map[string]any{"contact_id": "c-crash"})
 			require.Equal(t, want, states[len(states)-1].State, "states: %v", stateNames(states))
@@ -358,9 +359,9 @@ func TestCrashMidCall(t *testing.T) {
 			assert.False(t, rec.Final, "the record of a call up at the kill is not final")
 			types := committedTypes(committed)
 			require.NotEmpty(t, types)
-			assert.Equal(t, webhook.TypeInitiated, types[0])
+			assert.Equal(t, record.TypeInitiated, types[0])
 			assert.Equal(t, last, types[len(types)-1])
-			assert.Subset(t, []string{webhook.TypeInitiated, webhook.TypeRinging, webhook.TypeAnswered}, types)
+			assert.Subset(t, []string{record.TypeInitiated, record.TypeRinging, record.TypeAnswered}, types)
 			if tc.hold != holdNone {
 				assert.Equal(t, store.StatePending, committed[len(committed)-1].State, "the held event was never acknowledged")
 			}
@@ -368,10 +369,10 @@ func TestCrashMidCall(t *testing.T) {
 			hooks.setHold(holdNone)
 			rig.start(t)
 			got := hooks.waitDelivered(t, callID)
-			requireSameEvents(t, committed, got, webhook.TypeCompleted)
+			requireSameEvents(t, committed, got, record.TypeCompleted)
 
 			done := got[len(got)-1].Call
-			assert.Equal(t, webhook.StatusFailed, done["status"])
+			assert.Equal(t, record.StatusFailed, done["status"])
 			assert.Equal(t, true, done["interrupted"], "call.completed of %v", done)
 			assert.Equal(t, map[string]any{"contact_id": "c-crash"}, done["metadata"])
 			if h, ok := done["hangup"].(map[string]any); assert.True(t, ok, "hangup in %v", done) {
@@ -392,14 +393,14 @@ func TestCrashMidCall(t *testing.T) {
 				assert.EqualValues(t, 0, done["duration_s"])
 			}
 
-			var record struct {
+			var stored struct {
 				Record map[string]any `json:"record"`
 				Final  bool           `json:"final"`
 			}
-			rig.adminGet(t, "/v1/admin/records/"+callID, &record)
-			assert.True(t, record.Final)
-			assert.Equal(t, true, record.Record["interrupted"], "record %v", record.Record)
-			assert.Equal(t, webhook.StatusFailed, record.Record["status"])
+			rig.adminGet(t, "/v1/admin/records/"+callID, &stored)
+			assert.True(t, stored.Final)
+			assert.Equal(t, true, stored.Record["interrupted"], "record %v", stored.Record)
+			assert.Equal(t, record.StatusFailed, stored.Record["status"])
 		})
 	}
 }
@@ -422,17 +423,17 @@ func TestCrashMidDelivery(t *testing.T) {
 	require.NoError(t, c.Send(map[string]any{"type": "hangup", "call_id": callID}))
 	_, states = untilState(t, c, "ended")
 	require.Equal(t, "ended", states[len(states)-1].State)
-	rig.waitCommitted(t, callID, webhook.TypeCompleted)
+	rig.waitCommitted(t, callID, record.TypeCompleted)
 
 	attempts, inflight, _ := hooks.snapshot()
 	require.Equal(t, 1, inflight, "one request held open at the kill: %v", attemptLines(hooks))
 	require.NotEmpty(t, attempts)
 	cut := attempts[len(attempts)-1]
-	assert.Equal(t, webhook.TypeInitiated, cut.Type, "per-call order: nothing after the first event was sent")
+	assert.Equal(t, record.TypeInitiated, cut.Type, "per-call order: nothing after the first event was sent")
 
 	committed, rec := rig.kill(t, callID)
 	assert.True(t, rec.Final, "the call ended before the kill")
-	assert.Equal(t, []string{webhook.TypeInitiated, webhook.TypeRinging, webhook.TypeAnswered, webhook.TypeCompleted}, committedTypes(committed))
+	assert.Equal(t, []string{record.TypeInitiated, record.TypeRinging, record.TypeAnswered, record.TypeCompleted}, committedTypes(committed))
 	for _, e := range committed {
 		assert.Equal(t, store.StatePending, e.State, "%s was never acknowledged", e.Type)
 	}
@@ -455,7 +456,7 @@ func TestCrashMidDelivery(t *testing.T) {
 	var completed int
 	all, _, _ := hooks.snapshot()
 	for _, a := range all {
-		if a.CallID == callID && a.Type == webhook.TypeCompleted && a.Acked {
+		if a.CallID == callID && a.Type == record.TypeCompleted && a.Acked {
 			completed++
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/demotrunk"
 	"github.com/callbridge/callbridge/media/mediatest"
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/signaling"
 	"github.com/callbridge/callbridge/signaling/sigclient"
 	"github.com/callbridge/callbridge/webhook"
@@ -65,7 +66,7 @@ type hookRecorder struct {
 type recordedHook struct {
 	header http.Header
 	body   []byte
-	event  webhook.Event
+	event  record.Event
 	sigErr error
 }
 
@@ -296,7 +297,7 @@ func TestCallAudioBothWays(t *testing.T) {
 	assert.Equal(t, demotrunk.ByeCaller, rec.ByeFrom)
 
 	// Webhook: call.completed, signed, with the call's fields.
-	h := e.hooks.wait(t, func(h recordedHook) bool { return h.event.Type == webhook.TypeCompleted })
+	h := e.hooks.wait(t, func(h recordedHook) bool { return h.event.Type == record.TypeCompleted })
 	require.NoError(t, h.sigErr, "signature verifies")
 	assert.NotEmpty(t, h.header.Get("webhook-id"))
 	var body map[string]any
@@ -327,7 +328,7 @@ func TestCallBusy(t *testing.T) {
 	assert.Equal(t, 17, last.Cause.Q850)
 	assert.Equal(t, "remote", last.Cause.By)
 	assert.Contains(t, names(ss), "ringing")
-	h := e.hooks.wait(t, func(h recordedHook) bool { return h.event.Type == webhook.TypeCompleted })
+	h := e.hooks.wait(t, func(h recordedHook) bool { return h.event.Type == record.TypeCompleted })
 	require.NoError(t, h.sigErr)
 	assert.Contains(t, string(h.body), `"status":"busy"`)
 }
@@ -347,7 +348,7 @@ func TestCallCancelBeforeAnswer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, demotrunk.ByeCancel, rec.ByeFrom)
 	assert.True(t, rec.Has(487))
-	h := e.hooks.wait(t, func(h recordedHook) bool { return h.event.Type == webhook.TypeCompleted })
+	h := e.hooks.wait(t, func(h recordedHook) bool { return h.event.Type == record.TypeCompleted })
 	assert.Contains(t, string(h.body), `"status":"canceled"`)
 }
 

@@ -37,7 +37,7 @@ type Call struct {
 	// Final is set once the call's last event is recorded; a final record is
 	// never overwritten by a non-final one.
 	Final bool
-	// Record is the call record as JSON (webhook.CallRecord).
+	// Record is the call record as JSON (record.CallRecord).
 	Record []byte
 	// UpdatedAt is the last time the record was written or touched by a
 	// live bridge (see Touch); after a crash it bounds when the call died.

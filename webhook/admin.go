@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/store"
 )
 
@@ -48,7 +49,7 @@ type admin struct {
 type recordView struct {
 	Record    json.RawMessage `json:"record"`
 	Final     bool            `json:"final"`
-	UpdatedAt jsonTime        `json:"updated_at"`
+	UpdatedAt record.Time     `json:"updated_at"`
 	Events    []eventView     `json:"events,omitempty"`
 }
 
@@ -57,24 +58,24 @@ type eventView struct {
 	CallID        string          `json:"call_id"`
 	Type          string          `json:"type"`
 	Seq           int64           `json:"seq"`
-	CreatedAt     jsonTime        `json:"created_at"`
+	CreatedAt     record.Time     `json:"created_at"`
 	URL           string          `json:"url"`
 	State         string          `json:"state"`
 	Attempts      int             `json:"attempts"`
-	NextAttemptAt jsonTime        `json:"next_attempt_at"`
+	NextAttemptAt record.Time     `json:"next_attempt_at"`
 	LastStatus    int             `json:"last_status"`
 	LastError     string          `json:"last_error"`
-	DeliveredAt   jsonTime        `json:"delivered_at"`
+	DeliveredAt   record.Time     `json:"delivered_at"`
 	Event         json.RawMessage `json:"event,omitempty"`
 	History       []attemptView   `json:"history,omitempty"`
 }
 
 type attemptView struct {
-	N          int      `json:"n"`
-	At         jsonTime `json:"at"`
-	StatusCode int      `json:"status_code"`
-	Error      string   `json:"error"`
-	DurationMS int64    `json:"duration_ms"`
+	N          int         `json:"n"`
+	At         record.Time `json:"at"`
+	StatusCode int         `json:"status_code"`
+	Error      string      `json:"error"`
+	DurationMS int64       `json:"duration_ms"`
 }
 
 func recordOf(c store.Call) recordView {
@@ -82,17 +83,17 @@ func recordOf(c store.Call) recordView {
 	if !json.Valid(rec) {
 		rec = json.RawMessage("null")
 	}
-	return recordView{Record: rec, Final: c.Final, UpdatedAt: jsonTime{c.UpdatedAt}}
+	return recordView{Record: rec, Final: c.Final, UpdatedAt: record.Time{T: c.UpdatedAt}}
 }
 
 func eventOf(e store.Event) eventView {
 	v := eventView{
-		ID: e.ID, CallID: e.CallID, Type: e.Type, Seq: e.Seq, CreatedAt: jsonTime{e.CreatedAt},
+		ID: e.ID, CallID: e.CallID, Type: e.Type, Seq: e.Seq, CreatedAt: record.Time{T: e.CreatedAt},
 		URL: e.URL, State: e.State, Attempts: e.Attempts, LastStatus: e.LastStatus, LastError: e.LastError,
-		DeliveredAt: jsonTime{e.DeliveredAt},
+		DeliveredAt: record.Time{T: e.DeliveredAt},
 	}
 	if e.State == store.StatePending {
-		v.NextAttemptAt = jsonTime{e.NextAttemptAt}
+		v.NextAttemptAt = record.Time{T: e.NextAttemptAt}
 	}
 	if json.Valid(e.Payload) {
 		v.Event = e.Payload
@@ -108,7 +109,7 @@ func (a *admin) withHistory(r *http.Request, e store.Event) (eventView, error) {
 	}
 	v.History = make([]attemptView, 0, len(as))
 	for _, at := range as {
-		v.History = append(v.History, attemptView{N: at.N, At: jsonTime{at.At}, StatusCode: at.StatusCode, Error: at.Error, DurationMS: at.Duration.Milliseconds()})
+		v.History = append(v.History, attemptView{N: at.N, At: record.Time{T: at.At}, StatusCode: at.StatusCode, Error: at.Error, DurationMS: at.Duration.Milliseconds()})
 	}
 	return v, nil
 }
@@ -244,13 +245,13 @@ func (a *admin) endpoints(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	type epView struct {
-		URL        string   `json:"url"`
-		DisabledAt jsonTime `json:"disabled_at"`
-		Reason     string   `json:"reason"`
+		URL        string      `json:"url"`
+		DisabledAt record.Time `json:"disabled_at"`
+		Reason     string      `json:"reason"`
 	}
 	out := make([]epView, 0, len(eps))
 	for _, e := range eps {
-		out = append(out, epView{e.URL, jsonTime{e.DisabledAt}, e.Reason})
+		out = append(out, epView{e.URL, record.Time{T: e.DisabledAt}, e.Reason})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"disabled": out})
 }

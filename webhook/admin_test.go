@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/store"
 )
 
@@ -45,7 +46,7 @@ func TestAdminAPI(t *testing.T) {
 	})
 	a := callEvents("call-a")
 	b := callEvents("call-b")
-	b[3].Call.Seat, b[3].Call.Status = "agent-9", StatusBusy
+	b[3].Call.Seat, b[3].Call.Status = "agent-9", record.StatusBusy
 	for i := range b {
 		b[i].Call.Seat = "agent-9"
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/store"
 	"github.com/callbridge/callbridge/store/sqlite"
 )
@@ -57,7 +58,7 @@ func TestCrashChild(t *testing.T) {
 		done, live := callEvents("call-done"), callEvents("call-live")
 		var ids []string
 		for _, ev := range append(done, live[:3]...) {
-			if ev.Type != TypeCompleted {
+			if ev.Type != record.TypeCompleted {
 				ev.Call.Status, ev.Call.EndedAt, ev.Call.Hangup = ev.Type[len("call."):], time.Time{}, nil
 				ev.Call.StartedAt = time.Now().Add(-time.Second)
 			}
@@ -130,7 +131,7 @@ func TestCrashSafety(t *testing.T) {
 	var mu sync.Mutex
 	hang := true                  // guarded by mu
 	delivered := map[string]int{} // event id -> 2xx answers; guarded by mu
-	var order []Event             // first 2xx receipt of each event; guarded by mu
+	var order []record.Event      // first 2xx receipt of each event; guarded by mu
 	inflight := make(chan struct{}, 100)
 	rc := newReceiver(t, testSecret)
 	rc.answer(func(_ int, r *http.Request) (int, http.Header) {
@@ -195,19 +196,19 @@ func TestCrashSafety(t *testing.T) {
 	for _, ev := range order {
 		perCall[ev.Call.CallID] = append(perCall[ev.Call.CallID], ev.Type)
 	}
-	all := []string{TypeInitiated, TypeRinging, TypeAnswered, TypeCompleted}
+	all := []string{record.TypeInitiated, record.TypeRinging, record.TypeAnswered, record.TypeCompleted}
 	assert.Equal(t, all, perCall["call-done"])
 	assert.Equal(t, all, perCall["call-live"], "the interrupted call is completed, last")
 	last := order[len(order)-1]
 	for _, ev := range order {
-		if ev.Call.CallID == "call-live" && ev.Type == TypeCompleted {
+		if ev.Call.CallID == "call-live" && ev.Type == record.TypeCompleted {
 			last = ev
 		}
 	}
-	assert.Equal(t, StatusFailed, last.Call.Status)
+	assert.Equal(t, record.StatusFailed, last.Call.Status)
 	assert.True(t, last.Call.Interrupted)
 	require.NotNil(t, last.Call.Hangup)
-	assert.Equal(t, ByBridge, last.Call.Hangup.By)
+	assert.Equal(t, record.ByBridge, last.Call.Hangup.By)
 
 	st, err := sqlite.Open(context.Background(), db)
 	require.NoError(t, err)
@@ -215,8 +216,8 @@ func TestCrashSafety(t *testing.T) {
 	c, err := st.GetCall(context.Background(), "call-live")
 	require.NoError(t, err)
 	assert.True(t, c.Final)
-	assert.Equal(t, StatusFailed, c.Status)
-	var rec CallRecord
+	assert.Equal(t, record.StatusFailed, c.Status)
+	var rec record.CallRecord
 	require.NoError(t, json.Unmarshal(c.Record, &rec))
 	assert.True(t, rec.Interrupted, "the record says the call was interrupted")
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/callbridge/callbridge/record"
 )
 
 // The examples in docs/WEBHOOKS.md are run, so they cannot rot.
@@ -49,9 +51,9 @@ func TestDocEventExample(t *testing.T) {
 	var found bool
 	for _, b := range docBlocks(t, "json") {
 		if strings.Contains(b, `"type": "call.completed"`) && strings.Contains(b, `"duration_s"`) {
-			var ev Event
+			var ev record.Event
 			require.NoError(t, jsonUnmarshalStrict([]byte(b), &ev))
-			assert.Equal(t, TypeCompleted, ev.Type)
+			assert.Equal(t, record.TypeCompleted, ev.Type)
 			assert.Equal(t, 60, ev.Call.DurationS)
 			found = true
 		}

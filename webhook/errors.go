@@ -19,8 +19,6 @@ var (
 	// ErrTemplate: the body template does not parse, fails to render, or
 	// renders invalid JSON.
 	ErrTemplate = errors.New("webhook: bad template")
-	// ErrBadEvent: an event lacks its type or call id.
-	ErrBadEvent = errors.New("webhook: bad event")
 	// ErrNotFound: the operator API or outbox was asked for an unknown id.
 	ErrNotFound = errors.New("webhook: not found")
 )

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/callbridge/callbridge/record"
 )
 
 func TestEventJSON(t *testing.T) {
@@ -42,7 +44,7 @@ func TestEventJSON(t *testing.T) {
 	}`
 	assert.JSONEq(t, want, string(got))
 
-	var back Event
+	var back record.Event
 	require.NoError(t, json.Unmarshal(got, &back))
 	assert.Equal(t, ev.ID, back.ID)
 	assert.True(t, ev.CreatedAt.Truncate(time.Millisecond).Equal(back.CreatedAt))
@@ -68,18 +70,18 @@ func TestEventJSONUnsetFields(t *testing.T) {
 }
 
 func TestEventValidate(t *testing.T) {
-	good := NewEvent(TypeRinging, CallRecord{CallID: "c1"})
+	good := record.NewEvent(record.TypeRinging, record.CallRecord{CallID: "c1"})
 	require.NoError(t, good.Validate())
 	assert.Regexp(t, `^evt_[0-9a-f]{32}$`, good.ID)
 
-	for name, ev := range map[string]Event{
-		"unknown type": {Type: "call.exploded", ID: "evt_1", Call: CallRecord{CallID: "c"}},
-		"no call id":   {Type: TypeRinging, ID: "evt_1"},
-		"no id":        {Type: TypeRinging, Call: CallRecord{CallID: "c"}},
-		"dot in id":    {Type: TypeRinging, ID: "evt.1", Call: CallRecord{CallID: "c"}},
+	for name, ev := range map[string]record.Event{
+		"unknown type": {Type: "call.exploded", ID: "evt_1", Call: record.CallRecord{CallID: "c"}},
+		"no call id":   {Type: record.TypeRinging, ID: "evt_1"},
+		"no id":        {Type: record.TypeRinging, Call: record.CallRecord{CallID: "c"}},
+		"dot in id":    {Type: record.TypeRinging, ID: "evt.1", Call: record.CallRecord{CallID: "c"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			require.ErrorIs(t, ev.Validate(), ErrBadEvent)
+			require.ErrorIs(t, ev.Validate(), record.ErrBadEvent)
 		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/store"
 	"github.com/callbridge/callbridge/store/postgres"
 	"github.com/callbridge/callbridge/store/postgres/pgtest"
@@ -85,7 +86,7 @@ type orderReceiver struct {
 	errs      []string        // guarded by mu
 }
 
-var eventOrder = map[string]int{TypeInitiated: 0, TypeRinging: 1, TypeAnswered: 2, TypeCompleted: 3}
+var eventOrder = map[string]int{record.TypeInitiated: 0, record.TypeRinging: 1, record.TypeAnswered: 2, record.TypeCompleted: 3}
 
 func newOrderReceiver(t *testing.T) *orderReceiver {
 	rc := &orderReceiver{t: t, inFlight: map[string]bool{}, tries: map[string]int{}, ok: map[string]int{},
@@ -98,7 +99,7 @@ func newOrderReceiver(t *testing.T) *orderReceiver {
 func (rc *orderReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	id := r.Header.Get(HeaderID)
-	var ev Event
+	var ev record.Event
 	err := Verify(testSecret, r.Header, body, 0)
 	if err == nil {
 		err = json.Unmarshal(body, &ev)
@@ -248,9 +249,9 @@ func testDeadNodeCalls(t *testing.T, open sharedStores) {
 	ctx := context.Background()
 	beat := []OutboxOption{WithHeartbeat(20 * time.Millisecond), WithStaleAfter(time.Second)}
 
-	answered := func(callID string) Event {
+	answered := func(callID string) record.Event {
 		ev := callEvents(callID)[2]
-		ev.Call.Status, ev.Call.EndedAt, ev.Call.Hangup, ev.Call.DurationS = StatusAnswered, time.Time{}, nil, 0
+		ev.Call.Status, ev.Call.EndedAt, ev.Call.Hangup, ev.Call.DurationS = record.StatusAnswered, time.Time{}, nil, 0
 		ev.Call.StartedAt, ev.Call.AnsweredAt = time.Now().Add(-time.Second), time.Now()
 		return ev
 	}
@@ -272,12 +273,12 @@ func testDeadNodeCalls(t *testing.T, open sharedStores) {
 	require.NoError(t, a.Close(ctx))
 	r := rc.next()
 	got := decodeEvent(t, r.Body)
-	assert.Equal(t, TypeCompleted, got.Type)
+	assert.Equal(t, record.TypeCompleted, got.Type)
 	assert.Equal(t, "call-a", got.Call.CallID)
-	assert.Equal(t, StatusFailed, got.Call.Status)
+	assert.Equal(t, record.StatusFailed, got.Call.Status)
 	assert.True(t, got.Call.Interrupted)
 	require.NotNil(t, got.Call.Hangup)
-	assert.Equal(t, ByBridge, got.Call.Hangup.By)
+	assert.Equal(t, record.ByBridge, got.Call.Hangup.By)
 	assert.Equal(t, "node-b", r.Header.Get("X-Node"))
 	rc.none(200 * time.Millisecond)
 	c, err = sb.GetCall(ctx, "call-b")

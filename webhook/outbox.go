@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/store"
 )
 
@@ -54,7 +55,7 @@ const (
 	publishTimeout = 10 * time.Second
 )
 
-// Hangup of a call found open after a restart: the bridge lost it.
+// record.Cause of a call found open after a restart: the bridge lost it.
 const (
 	InterruptedQ850   = 41 // Temporary failure
 	InterruptedReason = "call interrupted: bridge stopped unexpectedly"
@@ -90,7 +91,7 @@ func WithHeartbeat(d time.Duration) OutboxOption { return func(o *Outbox) { o.he
 // before this node completes them as interrupted; 0 = 4 heartbeats.
 func WithStaleAfter(d time.Duration) OutboxOption { return func(o *Outbox) { o.staleAfter = d } }
 
-// Outbox is the durable Publisher. Publish commits the call record and the
+// Outbox is the durable record.Publisher. Publish commits the call record and the
 // event to the store before returning; a worker delivers due events, one
 // at a time per call and in order, retrying on the schedule, honouring
 // Retry-After, disabling an endpoint that answers 410 and parking events
@@ -131,7 +132,7 @@ type Outbox struct {
 	closed bool // guarded by mu
 }
 
-var _ Publisher = (*Outbox)(nil)
+var _ record.Publisher = (*Outbox)(nil)
 
 // NewOutbox opens the outbox on st. It first completes the calls the store
 // still holds as in progress (their bridge died with them): each gets a
@@ -195,7 +196,7 @@ func (o *Outbox) Store() store.Store { return o.st }
 // worker. It waits for the store write (milliseconds), never for the
 // network. It does not depend on ctx being live: the bridge may publish
 // call.completed from a call context that has just been cancelled.
-func (o *Outbox) Publish(ctx context.Context, ev Event) error {
+func (o *Outbox) Publish(ctx context.Context, ev record.Event) error {
 	if err := ev.Validate(); err != nil {
 		return err
 	}
@@ -212,7 +213,7 @@ func (o *Outbox) Publish(ctx context.Context, ev Event) error {
 	return nil
 }
 
-func (o *Outbox) commit(ctx context.Context, ev Event) error {
+func (o *Outbox) commit(ctx context.Context, ev record.Event) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
 	now := o.clock.Now()
@@ -226,7 +227,7 @@ func (o *Outbox) commit(ctx context.Context, ev Event) error {
 	call := store.Call{
 		ID: ev.Call.CallID, Seat: ev.Call.Seat, Status: ev.Call.Status,
 		StartedAt: ev.Call.StartedAt, EndedAt: ev.Call.EndedAt,
-		Final: ev.Type == TypeCompleted, Record: rec, UpdatedAt: now, Node: o.node,
+		Final: ev.Type == record.TypeCompleted, Record: rec, UpdatedAt: now, Node: o.node,
 	}
 	if call.StartedAt.IsZero() {
 		call.StartedAt = ev.CreatedAt
@@ -346,23 +347,23 @@ func (o *Outbox) adopt(ctx context.Context, a store.Adoption) error {
 		return fmt.Errorf("webhook: recover open calls: %w", err)
 	}
 	for _, c := range open {
-		var rec CallRecord
+		var rec record.CallRecord
 		if err := json.Unmarshal(c.Record, &rec); err != nil || rec.CallID == "" {
-			rec = CallRecord{CallID: c.ID, Seat: c.Seat, Direction: DirectionOutbound, StartedAt: c.StartedAt}
+			rec = record.CallRecord{CallID: c.ID, Seat: c.Seat, Direction: record.DirectionOutbound, StartedAt: c.StartedAt}
 		}
 		ended := c.UpdatedAt
 		if ended.IsZero() || ended.Before(rec.StartedAt) {
 			ended = o.clock.Now()
 		}
-		rec.Status = StatusFailed
+		rec.Status = record.StatusFailed
 		rec.EndedAt = ended
 		rec.Interrupted = true
 		rec.DurationS = 0
 		if !rec.AnsweredAt.IsZero() && ended.After(rec.AnsweredAt) {
 			rec.DurationS = int(ended.Sub(rec.AnsweredAt) / time.Second)
 		}
-		rec.Hangup = &Hangup{By: ByBridge, Q850: InterruptedQ850, Reason: InterruptedReason}
-		ev := NewEvent(TypeCompleted, rec)
+		rec.Hangup = &record.Cause{By: record.ByBridge, Q850: InterruptedQ850, Reason: InterruptedReason}
+		ev := record.NewEvent(record.TypeCompleted, rec)
 		ev.CreatedAt = o.clock.Now()
 		if err := o.commit(ctx, ev); err != nil {
 			return fmt.Errorf("webhook: recover call %s: %w", c.ID, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/store"
 	"github.com/callbridge/callbridge/store/sqlite"
 )
@@ -114,8 +115,8 @@ func TestOutboxDeliversInOrderAndWritesCDR(t *testing.T) {
 	c, err := env.st.GetCall(context.Background(), "call-1")
 	require.NoError(t, err)
 	assert.True(t, c.Final)
-	assert.Equal(t, StatusCompleted, c.Status)
-	var rec CallRecord
+	assert.Equal(t, record.StatusCompleted, c.Status)
+	var rec record.CallRecord
 	require.NoError(t, json.Unmarshal(c.Record, &rec))
 	assert.Equal(t, evs[3].Call.Hangup, rec.Hangup)
 	assert.Equal(t, 60, rec.DurationS)
@@ -293,7 +294,7 @@ func TestOutboxPerCallOrderUnderFailure(t *testing.T) {
 }
 
 func TestOutboxFiltersTypesButRecordsCDR(t *testing.T) {
-	env := newOutboxEnv(t, SenderConfig{Events: []string{TypeCompleted}})
+	env := newOutboxEnv(t, SenderConfig{Events: []string{record.TypeCompleted}})
 	evs := callEvents("c")
 	for _, ev := range evs[:3] {
 		require.NoError(t, env.ob.Publish(context.Background(), ev))
@@ -305,7 +306,7 @@ func TestOutboxFiltersTypesButRecordsCDR(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, stored)
 	require.NoError(t, env.ob.Publish(context.Background(), evs[3]))
-	assert.Equal(t, TypeCompleted, decodeEvent(t, env.rc.next().Body).Type)
+	assert.Equal(t, record.TypeCompleted, decodeEvent(t, env.rc.next().Body).Type)
 }
 
 func TestOutboxPublishWithCancelledContext(t *testing.T) {
@@ -346,7 +347,7 @@ func TestOutboxRecoversOpenCalls(t *testing.T) {
 	require.NoError(t, err)
 	evs := callEvents("live")
 	answered := evs[2]
-	answered.Call.Status = StatusAnswered
+	answered.Call.Status = record.StatusAnswered
 	answered.Call.StartedAt = clock.Now().Add(-5 * time.Second)
 	answered.Call.AnsweredAt = clock.Now()
 	answered.Call.EndedAt, answered.Call.Hangup, answered.Call.DurationS = time.Time{}, nil, 0
@@ -364,12 +365,12 @@ func TestOutboxRecoversOpenCalls(t *testing.T) {
 	r := rc.next()
 	require.NoError(t, r.Err)
 	got := decodeEvent(t, r.Body)
-	assert.Equal(t, TypeCompleted, got.Type)
+	assert.Equal(t, record.TypeCompleted, got.Type)
 	assert.Equal(t, "live", got.Call.CallID)
-	assert.Equal(t, StatusFailed, got.Call.Status)
+	assert.Equal(t, record.StatusFailed, got.Call.Status)
 	assert.True(t, got.Call.Interrupted)
 	require.NotNil(t, got.Call.Hangup)
-	assert.Equal(t, ByBridge, got.Call.Hangup.By)
+	assert.Equal(t, record.ByBridge, got.Call.Hangup.By)
 	assert.Equal(t, 42, got.Call.DurationS, "ended at the last heartbeat, not at restart")
 
 	c, err := st.GetCall(context.Background(), "live")

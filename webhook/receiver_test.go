@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/callbridge/callbridge/record"
 )
 
 // received is one request as the test receiver saw it.
@@ -101,9 +103,9 @@ func (rc *receiver) count() int {
 	return rc.n
 }
 
-func decodeEvent(t *testing.T, body []byte) Event {
+func decodeEvent(t *testing.T, body []byte) record.Event {
 	t.Helper()
-	var ev Event
+	var ev record.Event
 	require.NoError(t, json.Unmarshal(body, &ev))
 	return ev
 }

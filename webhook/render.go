@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/callbridge/callbridge/record"
 )
 
 // Renderer turns an event into the request body: the standard JSON event,
@@ -29,7 +31,7 @@ var templateFuncs = template.FuncMap{
 		if t.IsZero() {
 			return ""
 		}
-		return t.UTC().Format(TimeFormat)
+		return t.UTC().Format(record.TimeFormat)
 	},
 	"unix": func(t time.Time) int64 {
 		if t.IsZero() {
@@ -83,7 +85,7 @@ func CheckTemplate(tmpl, contentType string) error {
 func (r *Renderer) ContentType() string { return r.contentType }
 
 // Render returns the body for ev.
-func (r *Renderer) Render(ev Event) ([]byte, error) {
+func (r *Renderer) Render(ev record.Event) ([]byte, error) {
 	if r.tmpl == nil {
 		return json.Marshal(ev)
 	}
@@ -108,25 +110,25 @@ func isJSON(contentType string) bool {
 // SampleEvents are the events a template is checked against: a bare
 // call.initiated (no hangup, no quality, no metadata) and a full
 // call.completed.
-func SampleEvents() []Event {
+func SampleEvents() []record.Event {
 	start := time.Date(2026, 11, 26, 17, 4, 1, 4e6, time.UTC)
-	bare := CallRecord{
-		CallID: "5d1c2a7e-0000-4000-8000-000000000000", Seat: "agent-7", Direction: DirectionOutbound,
-		From: "+14155550100", To: "+442071838750", Status: StatusInitiated, StartedAt: start,
+	bare := record.CallRecord{
+		CallID: "5d1c2a7e-0000-4000-8000-000000000000", Seat: "agent-7", Direction: record.DirectionOutbound,
+		From: "+14155550100", To: "+442071838750", Status: record.StatusInitiated, StartedAt: start,
 	}
 	full := bare
-	full.Status = StatusCompleted
+	full.Status = record.StatusCompleted
 	full.AnsweredAt = start.Add(8546 * time.Millisecond)
 	full.EndedAt = full.AnsweredAt.Add(60 * time.Second)
 	full.DurationS = 60
-	full.Hangup = &Hangup{By: ByRemote, SIPCode: 200, Q850: 16, Reason: "Normal call clearing"}
+	full.Hangup = &record.Cause{By: record.ByRemote, SIPCode: 200, Q850: 16, Reason: "Normal call clearing"}
 	full.SIPCallID = "a84b4c76e66710@127.0.0.1"
 	full.Metadata = map[string]any{"contact_id": "003xx000004TmiQ"}
-	full.Quality = &Quality{MOS: 4.31,
-		Uplink:   LegQuality{Packets: 3000, Lost: 2, JitterMS: 3.1},
-		Downlink: LegQuality{Packets: 2998, JitterMS: 1.2}}
-	return []Event{
-		{Type: TypeInitiated, ID: "evt_sample1", CreatedAt: start, Call: bare},
-		{Type: TypeCompleted, ID: "evt_sample2", CreatedAt: full.EndedAt, Call: full},
+	full.Quality = &record.Quality{MOS: 4.31,
+		Uplink:   record.LegQuality{Packets: 3000, Lost: 2, JitterMS: 3.1},
+		Downlink: record.LegQuality{Packets: 2998, JitterMS: 1.2}}
+	return []record.Event{
+		{Type: record.TypeInitiated, ID: "evt_sample1", CreatedAt: start, Call: bare},
+		{Type: record.TypeCompleted, ID: "evt_sample2", CreatedAt: full.EndedAt, Call: full},
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/callbridge/callbridge/record"
 )
 
 // Defaults of SenderConfig.
@@ -73,7 +75,7 @@ func (c SenderConfig) target(seat string) string {
 
 // wants reports whether events of type typ are posted.
 func (c SenderConfig) wants(typ string) bool {
-	if typ == TypeCompleted || len(c.Events) == 0 {
+	if typ == record.TypeCompleted || len(c.Events) == 0 {
 		return true
 	}
 	for _, e := range c.Events {
@@ -84,7 +86,7 @@ func (c SenderConfig) wants(typ string) bool {
 	return false
 }
 
-// Sender is a Publisher that posts from memory: Publish queues and returns
+// Sender is a record.Publisher that posts from memory: Publish queues and returns
 // at once, one goroutine delivers in order with a few retries. Events still
 // queued when the process dies are lost; Outbox is the durable one.
 type Sender struct {
@@ -109,7 +111,7 @@ type senderJob struct {
 	call string
 }
 
-var _ Publisher = (*Sender)(nil)
+var _ record.Publisher = (*Sender)(nil)
 
 // NewSender starts a Sender. A template that does not render is reported by
 // every Publish (config validation catches it earlier).
@@ -133,7 +135,7 @@ func NewSender(cfg SenderConfig, log *slog.Logger) *Sender {
 // Publish queues ev for delivery and returns without waiting for the
 // network. Events of types not configured, or of seats with no URL, are
 // dropped.
-func (s *Sender) Publish(_ context.Context, ev Event) error {
+func (s *Sender) Publish(_ context.Context, ev record.Event) error {
 	if err := ev.Validate(); err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/callbridge/callbridge/record"
 )
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -45,12 +47,12 @@ func newTestSender(t *testing.T, cfg SenderConfig) *Sender {
 	return s
 }
 
-func callEvents(callID string) []Event {
+func callEvents(callID string) []record.Event {
 	c := SampleEvents()[1].Call
 	c.CallID = callID
-	var out []Event
-	for _, typ := range []string{TypeInitiated, TypeRinging, TypeAnswered, TypeCompleted} {
-		out = append(out, NewEvent(typ, c))
+	var out []record.Event
+	for _, typ := range []string{record.TypeInitiated, record.TypeRinging, record.TypeAnswered, record.TypeCompleted} {
+		out = append(out, record.NewEvent(typ, c))
 	}
 	return out
 }
@@ -148,7 +150,7 @@ func TestSenderFiltersAndRoutes(t *testing.T) {
 	s := newTestSender(t, SenderConfig{
 		URL:      main.URL(),
 		SeatURLs: map[string]string{"vip": seatRc.URL()},
-		Events:   []string{TypeAnswered},
+		Events:   []string{record.TypeAnswered},
 	})
 	for _, ev := range callEvents("c1") {
 		require.NoError(t, s.Publish(context.Background(), ev))
@@ -162,7 +164,7 @@ func TestSenderFiltersAndRoutes(t *testing.T) {
 	for range 2 {
 		types = append(types, decodeEvent(t, main.next().Body).Type)
 	}
-	assert.Equal(t, []string{TypeAnswered, TypeCompleted}, types, "answered as configured, completed always")
+	assert.Equal(t, []string{record.TypeAnswered, record.TypeCompleted}, types, "answered as configured, completed always")
 	assert.Equal(t, 2, seatRc.count(), "the seat's own URL gets its calls")
 	assert.Equal(t, 2, main.count())
 }
@@ -183,7 +185,7 @@ func TestSenderTemplateSignedOverSentBody(t *testing.T) {
 
 func TestSenderPublishErrors(t *testing.T) {
 	s := NewSender(SenderConfig{URL: "http://127.0.0.1:1/x", Secret: testSecret, AllowPrivate: true}, testLogger(t))
-	require.ErrorIs(t, s.Publish(context.Background(), Event{Type: TypeCompleted}), ErrBadEvent)
+	require.ErrorIs(t, s.Publish(context.Background(), record.Event{Type: record.TypeCompleted}), record.ErrBadEvent)
 	require.NoError(t, s.Close(context.Background()))
 	require.ErrorIs(t, s.Publish(context.Background(), callEvents("c")[3]), ErrClosed)
 

@@ -131,7 +131,7 @@ callbridge demo is running.
 		},
 	}
 	cfg.Webhook.URL = "http://" + cfg.HTTP.Listen + "/demo/webhook"
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(sections...); err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
 	return serve(cfg, ex, stdout)

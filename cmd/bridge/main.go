@@ -30,6 +30,7 @@ import (
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/signaling"
 	"github.com/callbridge/callbridge/store/backend"
 	"github.com/callbridge/callbridge/web"
@@ -69,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(sections...); err != nil {
 		return fmt.Errorf("%s:\n%w", *cfgPath, err)
 	}
 	return serve(cfg, nil, stdout)
@@ -149,7 +150,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		return fmt.Errorf("store.dsn: %w", err)
 	}
 	defer st.Close()
-	outbox, err := webhook.NewOutbox(ctx, st, cfg.WebhookConfig(), log.With("component", "webhook"))
+	outbox, err := webhook.NewOutbox(ctx, st, webhook.ConfigFrom(cfg), log.With("component", "webhook"))
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
@@ -158,7 +159,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		defer cancel()
 		_ = outbox.Close(dctx)
 	}()
-	var events webhook.Publisher = outbox
+	var events record.Publisher = outbox
 
 	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)))
 	if err != nil {
@@ -280,3 +281,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	_ = srv.Shutdown(sctx)
 	return nil
 }
+
+// sections are the checks of the configuration sections that packages
+// other than config own.
+var sections = []config.Check{webhook.CheckConfig, backend.CheckConfig}

@@ -1,21 +1,23 @@
-// Package webhook is the call event postback of docs/WEBHOOKS.md: the event
-// types, Standard Webhooks signing and verification, and delivery.
-//
-// The bridge builds an Event at each step of a call and hands it to a
-// Publisher. Two implementations exist: Sender posts from memory (no
-// durability), Outbox commits the event and the call record to a store
-// first and delivers from there with retries, surviving restarts.
-package webhook
+// Package record is the shared vocabulary of a call as the outside world
+// sees it: the call record and its events (docs/WEBHOOKS.md), statuses,
+// hang-up causes (Q.850, RFC 3398) and quality. The bridge produces these,
+// the webhook package signs and delivers them, the store keeps them; this
+// package imports no other package of the project.
+package record
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 )
+
+// ErrBadEvent: an event lacks its type, id or call id.
+var ErrBadEvent = errors.New("record: bad event")
 
 // Event types (docs/WEBHOOKS.md).
 const (
@@ -37,13 +39,6 @@ const (
 	StatusNoAnswer  = "no-answer" // ring timeout, 408/480
 	StatusCanceled  = "canceled"  // the agent hung up before answer
 	StatusFailed    = "failed"    // anything else
-)
-
-// Hangup.By values: who ended the call.
-const (
-	ByAgent  = "agent"
-	ByRemote = "remote"
-	ByBridge = "bridge"
 )
 
 // DirectionOutbound is the only direction of v1.
@@ -79,21 +74,13 @@ type CallRecord struct {
 	AnsweredAt time.Time // zero if never answered (JSON null)
 	EndedAt    time.Time // zero until the end (JSON null)
 	DurationS  int
-	Hangup     *Hangup // nil until the end
+	Hangup     *Cause // nil until the end
 	SIPCallID  string
 	Metadata   map[string]any
 	Quality    *Quality // nil if no media flowed or not yet known
 	// Interrupted marks a call the bridge lost in a crash or restart; its
 	// completion was written on the next start.
 	Interrupted bool
-}
-
-// Hangup says how a call ended.
-type Hangup struct {
-	By      string `json:"by"`
-	SIPCode int    `json:"sip_code"`
-	Q850    int    `json:"q850"`
-	Reason  string `json:"reason"`
 }
 
 // Quality summarizes the media of both directions.
@@ -151,19 +138,19 @@ func IsFinalStatus(s string) bool {
 // TimeFormat is RFC 3339 with milliseconds, always in UTC.
 const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
 
-// jsonTime marshals as TimeFormat in UTC, or null when zero.
-type jsonTime struct{ t time.Time }
+// Time marshals as TimeFormat in UTC, or null when zero.
+type Time struct{ T time.Time }
 
-func (j jsonTime) MarshalJSON() ([]byte, error) {
-	if j.t.IsZero() {
+func (j Time) MarshalJSON() ([]byte, error) {
+	if j.T.IsZero() {
 		return []byte("null"), nil
 	}
-	return []byte(`"` + j.t.UTC().Format(TimeFormat) + `"`), nil
+	return []byte(`"` + j.T.UTC().Format(TimeFormat) + `"`), nil
 }
 
-func (j *jsonTime) UnmarshalJSON(b []byte) error {
+func (j *Time) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
-		j.t = time.Time{}
+		j.T = time.Time{}
 		return nil
 	}
 	var s string
@@ -174,20 +161,20 @@ func (j *jsonTime) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	j.t = t.UTC()
+	j.T = t.UTC()
 	return nil
 }
 
 type eventJSON struct {
 	Type      string     `json:"type"`
 	ID        string     `json:"id"`
-	CreatedAt jsonTime   `json:"created_at"`
+	CreatedAt Time       `json:"created_at"`
 	Call      CallRecord `json:"call"`
 }
 
 // MarshalJSON writes the event exactly as docs/WEBHOOKS.md shows it.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(eventJSON{e.Type, e.ID, jsonTime{e.CreatedAt}, e.Call})
+	return json.Marshal(eventJSON{e.Type, e.ID, Time{e.CreatedAt}, e.Call})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -196,7 +183,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*e = Event{Type: w.Type, ID: w.ID, CreatedAt: w.CreatedAt.t, Call: w.Call}
+	*e = Event{Type: w.Type, ID: w.ID, CreatedAt: w.CreatedAt.T, Call: w.Call}
 	return nil
 }
 
@@ -207,11 +194,11 @@ type callJSON struct {
 	From        string         `json:"from"`
 	To          string         `json:"to"`
 	Status      string         `json:"status"`
-	StartedAt   jsonTime       `json:"started_at"`
-	AnsweredAt  jsonTime       `json:"answered_at"`
-	EndedAt     jsonTime       `json:"ended_at"`
+	StartedAt   Time           `json:"started_at"`
+	AnsweredAt  Time           `json:"answered_at"`
+	EndedAt     Time           `json:"ended_at"`
 	DurationS   int            `json:"duration_s"`
-	Hangup      *Hangup        `json:"hangup,omitempty"`
+	Hangup      *Cause         `json:"hangup,omitempty"`
 	SIPCallID   string         `json:"sip_call_id,omitempty"`
 	Metadata    map[string]any `json:"metadata,omitempty"`
 	Quality     *Quality       `json:"quality,omitempty"`
@@ -223,8 +210,8 @@ type callJSON struct {
 func (c CallRecord) MarshalJSON() ([]byte, error) {
 	return json.Marshal(callJSON{
 		CallID: c.CallID, Seat: c.Seat, Direction: c.Direction, From: c.From, To: c.To,
-		Status: c.Status, StartedAt: jsonTime{c.StartedAt}, AnsweredAt: jsonTime{c.AnsweredAt},
-		EndedAt: jsonTime{c.EndedAt}, DurationS: c.DurationS, Hangup: c.Hangup,
+		Status: c.Status, StartedAt: Time{c.StartedAt}, AnsweredAt: Time{c.AnsweredAt},
+		EndedAt: Time{c.EndedAt}, DurationS: c.DurationS, Hangup: c.Hangup,
 		SIPCallID: c.SIPCallID, Metadata: c.Metadata, Quality: c.Quality, Interrupted: c.Interrupted,
 	})
 }
@@ -237,8 +224,8 @@ func (c *CallRecord) UnmarshalJSON(b []byte) error {
 	}
 	*c = CallRecord{
 		CallID: w.CallID, Seat: w.Seat, Direction: w.Direction, From: w.From, To: w.To,
-		Status: w.Status, StartedAt: w.StartedAt.t, AnsweredAt: w.AnsweredAt.t,
-		EndedAt: w.EndedAt.t, DurationS: w.DurationS, Hangup: w.Hangup,
+		Status: w.Status, StartedAt: w.StartedAt.T, AnsweredAt: w.AnsweredAt.T,
+		EndedAt: w.EndedAt.T, DurationS: w.DurationS, Hangup: w.Hangup,
 		SIPCallID: w.SIPCallID, Metadata: w.Metadata, Quality: w.Quality, Interrupted: w.Interrupted,
 	}
 	return nil
