@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"text/template"
 	"time"
@@ -224,7 +225,7 @@ func ValidateTrunk(key string, t Trunk) Problems {
 	for name, val := range t.Headers {
 		hk := fmt.Sprintf("%s.headers.%s", key, name)
 		switch {
-		case !headerName.MatchString(name):
+		case !sipHeaderName.MatchString(name):
 			v.add(hk, "not a header name")
 		case reservedSIPHeaders[strings.ToLower(name)]:
 			v.add(hk, "the bridge writes this header itself")
@@ -237,6 +238,9 @@ func ValidateTrunk(key string, t Trunk) Problems {
 	}
 	return v
 }
+
+// sipHeaderName is an RFC 3261 §25.1 token.
+var sipHeaderName = regexp.MustCompile("^[!%'*+.^_`|~0-9A-Za-z-]+$")
 
 // reservedSIPHeaders are written by the bridge and cannot be set in trunks[].headers.
 var reservedSIPHeaders = map[string]bool{

@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/signaling"
-	"github.com/callbridge/callbridge/webhook"
 )
 
 // A seat disabled or deleted while its agent is on a call loses the
@@ -38,7 +38,7 @@ func TestCloseSeat(t *testing.T) {
 	_, err = other.NextError(ctxT(t, 10*time.Second))
 	require.NoError(t, err)
 
-	h := e.hooks.wait(t, func(h recordedHook) bool { return h.event.Type == webhook.TypeCompleted })
+	h := e.hooks.wait(t, func(h recordedHook) bool { return h.event.Type == record.TypeCompleted })
 	require.NoError(t, h.sigErr)
 	assert.Empty(t, e.sig.Sessions())
 }
