@@ -68,6 +68,8 @@ type Bridge struct {
 
 	probe trunkProbe
 
+	seats func(id string) (*config.Seat, bool) // WithSeats; default the file's seats
+
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter // per seat, dialing.calls_per_minute; guarded by limMu
 
@@ -220,7 +222,7 @@ func (b *Bridge) Authenticate(token string) (*SeatAuth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
-	seat, ok := b.cfg.Seat(claims.Seat)
+	seat, ok := b.seat(claims.Seat)
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown seat %q", ErrUnauthorized, claims.Seat)
 	}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -30,6 +31,8 @@ import (
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/directory"
+	"github.com/callbridge/callbridge/provision"
 	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/signaling"
 	"github.com/callbridge/callbridge/store/backend"
@@ -161,7 +164,19 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	}()
 	var events record.Publisher = outbox
 
-	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)))
+	// Seats, DIDs, trunks and routes: the file's declarations and the
+	// provisioning API's changes, followed on every node (PROVISIONING.md).
+	dir, err := directory.New(ctx, st, cfg, log.With("component", "directory"))
+	if err != nil {
+		return err
+	}
+	var dirWG sync.WaitGroup
+	dirWG.Add(1)
+	go func() { defer dirWG.Done(); dir.Run(ctx, cfg.Provisioning.PollInterval) }()
+	defer func() { stop(); dirWG.Wait() }()
+
+	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)),
+		bridge.WithSeats(dir.Seat))
 	if err != nil {
 		return err
 	}
@@ -221,6 +236,13 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		Logger:         log.With("component", "signaling"),
 	})
 
+	// A seat disabled or deleted on any node loses its sessions here.
+	dir.OnSeatGone(func(seat, why string) {
+		if n := sig.CloseSeat(seat, why); n > 0 {
+			log.Info("closed the sessions of a seat", "seat", seat, "why", why, "sessions", n)
+		}
+	})
+
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "callbridge", Name: "sessions_active", Help: "Signaling sessions (browsers) connected or waiting to resume.",
 	}, func() float64 { return float64(len(sig.Sessions())) }))
@@ -234,6 +256,11 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mountAdmin(httpMux, cfg, b, sig, webhook.AdminHandler(outbox, log.With("component", "admin")))
+	prov := provision.Handler(dir, st, func(r *http.Request) bool { return auth.BearerMatches(cfg.Auth.AdminToken, r) },
+		log.With("component", "provisioning"))
+	for _, route := range provision.Routes() {
+		httpMux.Handle(route, prov)
+	}
 	if ex != nil && ex.routes != nil {
 		ex.routes(httpMux)
 	}
