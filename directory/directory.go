@@ -105,6 +105,30 @@ func (d *Directory) Seat(id string) (*config.Seat, bool) {
 	return &s.Seat, true
 }
 
+// lookupTimeout bounds LookupSeat's read of the store.
+const lookupTimeout = 2 * time.Second
+
+// LookupSeat is Seat for a token just presented: a seat this node does
+// not know yet, created through another node less than a poll interval
+// ago, is looked for in the store before it is refused. Tokens are
+// signed, so only the CRM backend can make a node look.
+func (d *Directory) LookupSeat(id string) (*config.Seat, bool) {
+	if s, ok := d.Seat(id); ok {
+		return s, true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	v, err := d.st.DirectoryVersion(ctx)
+	if err != nil || v == d.Snapshot().Version {
+		return nil, false
+	}
+	if err := d.Reload(ctx); err != nil {
+		d.log.Warn("directory: reload for an unknown seat", "seat", id, "error", err)
+		return nil, false
+	}
+	return d.Seat(id)
+}
+
 // OnSeatGone subscribes fn to seats that are disabled or deleted (why is
 // "disabled" or "deleted"); fn runs on the loading goroutine and must not
 // block.

@@ -278,3 +278,25 @@ func TestTwoNodes(t *testing.T) {
 		})
 	}
 }
+
+// A seat created through one node is found by the other at once, before
+// its next poll.
+func TestLookupSeatBeforePoll(t *testing.T) {
+	for name, opener := range twoNodes(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			sa, sb := opener(t)
+			cfg := baseConfig()
+			a := open(t, sa, cfg)
+			b := open(t, sb, cfg)
+			_, ok := b.LookupSeat("fresh")
+			require.False(t, ok)
+			require.NoError(t, a.PutSeat(ctx, "admin", config.Seat{ID: "fresh", Country: "GB"}, true))
+			_, ok = b.Seat("fresh")
+			require.False(t, ok, "b has not polled")
+			s, ok := b.LookupSeat("fresh")
+			require.True(t, ok)
+			assert.Equal(t, "GB", s.Country)
+		})
+	}
+}

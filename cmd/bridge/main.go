@@ -176,7 +176,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	defer func() { stop(); dirWG.Wait() }()
 
 	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)),
-		bridge.WithSeats(dir.Seat))
+		bridge.WithSeats(dir.LookupSeat))
 	if err != nil {
 		return err
 	}
