@@ -289,10 +289,12 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (*Call, error) 
 	}
 	from := req.From
 	if from == "" {
-		if len(req.Auth.CallerIDs) == 0 {
-			return nil, fmt.Errorf("%w: the seat has no caller id", ErrCallerIDNotAllowed)
+		// Local presence: the seat's DID nearest the destination.
+		choice, err := b.PickCallerID(req.Auth, to)
+		if err != nil {
+			return nil, err
 		}
-		from = req.Auth.CallerIDs[0]
+		from = choice.Number
 	} else {
 		norm, err := phone.Normalize(from, seat.Country)
 		if err != nil || !slices.Contains(req.Auth.CallerIDs, norm) {

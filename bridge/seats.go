@@ -1,6 +1,12 @@
 package bridge
 
-import "github.com/callbridge/callbridge/config"
+import (
+	"fmt"
+
+	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/phone"
+	"github.com/callbridge/callbridge/routing"
+)
 
 // WithSeats makes the bridge read seats from lookup (the live directory
 // of the provisioning API) instead of the configuration file's seats:
@@ -16,4 +22,31 @@ func (b *Bridge) seat(id string) (*config.Seat, bool) {
 		return b.seats(id)
 	}
 	return b.cfg.Seat(id)
+}
+
+// PickCallerID chooses the caller id of a call to `to` (as typed) when the
+// agent picks none (local presence, routing.PickCallerID): among the
+// caller ids the token allows, the one in the destination's area code,
+// else its country, else the seat's default (the first). The widget asks
+// for it ahead of the call to show the choice and why.
+func (b *Bridge) PickCallerID(sa *SeatAuth, to string) (routing.Choice, error) {
+	_, c, err := b.PreviewCallerID(sa, to)
+	return c, err
+}
+
+// PreviewCallerID is PickCallerID that also returns `to` in E.164.
+func (b *Bridge) PreviewCallerID(sa *SeatAuth, to string) (string, routing.Choice, error) {
+	e164, err := phone.Normalize(to, sa.Seat.Country)
+	if err != nil {
+		return "", routing.Choice{}, fmt.Errorf("%w: %v", ErrInvalidNumber, err)
+	}
+	if len(sa.CallerIDs) == 0 {
+		return "", routing.Choice{}, fmt.Errorf("%w: the seat has no caller id", ErrCallerIDNotAllowed)
+	}
+	dids := make([]routing.DID, len(sa.CallerIDs))
+	for i, n := range sa.CallerIDs {
+		dids[i] = routing.DID{Number: n, Default: i == 0}
+	}
+	c, _ := routing.PickCallerID(e164, dids)
+	return e164, c, nil
 }

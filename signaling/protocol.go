@@ -32,6 +32,9 @@ const (
 	TypeResumed   = "resumed"
 	TypeHold      = "hold"
 	TypeHeld      = "held"
+	// TypeCallerID (extension) asks which caller id a call to `to` would
+	// present, and is the reply (CallerIDReply).
+	TypeCallerID = "caller_id"
 )
 
 // Close codes (signaling.md, "Transport").
@@ -136,6 +139,7 @@ var digitsRe = regexp.MustCompile(`^[0-9*#A-D]{1,32}$`)
 var knownTypes = map[string]bool{
 	TypeHello: true, TypeOffer: true, TypeCandidate: true, TypeCall: true, TypeHangup: true,
 	TypeDTMF: true, TypeResume: true, TypePing: true, TypeStats: true, TypeHold: true,
+	TypeCallerID: true,
 }
 
 // Parse decodes and validates one client frame. Every refusal is a
@@ -182,6 +186,10 @@ func Parse(data []byte) (Inbound, error) {
 			msg.Metadata = meta
 		} else {
 			msg.Metadata = nil
+		}
+	case TypeCallerID:
+		if strings.TrimSpace(msg.To) == "" || len(msg.To) > 64 {
+			return msg, badRequest("caller_id needs a `to` number of at most 64 characters")
 		}
 	case TypeHold:
 		if msg.Hold == nil {

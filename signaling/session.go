@@ -216,6 +216,8 @@ func (s *Session) handle(data []byte) {
 			s.clientStats[msg.CallID] = ClientStats{Received: time.Now(), Raw: append(json.RawMessage(nil), data...)}
 		}
 		s.mu.Unlock()
+	case TypeCallerID:
+		s.handleCallerID(msg)
 	case TypeHello, TypeResume:
 		s.sendError(msg.RequestID, "", CodeBadRequest, "this session is already authenticated")
 	}
