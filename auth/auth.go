@@ -122,3 +122,19 @@ func BearerMatches(token string, r *http.Request) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
+
+// RequireAdmin wraps operator endpoints: a request without the admin
+// bearer token (auth.admin_token) gets 401. Every owner of an admin route
+// registers it through this.
+func RequireAdmin(token string) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !BearerMatches(token, r) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="callbridge"`)
+				http.Error(w, "admin token required", http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+}

@@ -18,11 +18,11 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/google/uuid"
 	"golang.org/x/time/rate"
 
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/internal/clock"
 	"github.com/callbridge/callbridge/media"
 	"github.com/callbridge/callbridge/phone"
 	"github.com/callbridge/callbridge/record"
@@ -44,12 +44,17 @@ func WithEvents(p record.Publisher) Option { return func(b *Bridge) { b.events =
 // WithMetrics sets the metrics sink.
 func WithMetrics(m *Metrics) Option { return func(b *Bridge) { b.metrics = m } }
 
+// WithClock sets the time source of the calls' timers (tests move a fake
+// clock instead of sleeping).
+func WithClock(c clock.Clock) Option { return func(b *Bridge) { b.clock = c } }
+
 // Bridge is the whole call-handling state of one process.
 type Bridge struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	events  record.Publisher
 	metrics *Metrics
+	clock   clock.Clock
 
 	ua        *sipgo.UserAgent
 	client    *sipgo.Client
@@ -70,6 +75,15 @@ type Bridge struct {
 
 	seats func(id string) (*config.Seat, bool) // WithSeats; default the file's seats
 
+	// Who may talk SIP to the bridge (docs/SECURITY.md): the trunk's
+	// addresses, learned from DNS and from its responses, and the
+	// configured sip.allowed_sources; RTP may also come from
+	// sip.media_networks.
+	trunkIPs       sync.Map // netip.Addr -> true
+	allowedSources []netip.Prefix
+	mediaNetworks  []netip.Prefix
+	responses      *sourceLimiter // responses to out-of-dialog requests, per source
+
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter // per seat, dialing.calls_per_minute; guarded by limMu
 
@@ -85,13 +99,29 @@ type Bridge struct {
 // the caller hands sockets to ServeSIP.
 func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 	b := &Bridge{
-		cfg:     cfg,
-		log:     slog.Default(),
-		calls:   map[string]*Call{},
-		bySIPID: map[string]*Call{},
+		cfg:       cfg,
+		log:       slog.Default(),
+		calls:     map[string]*Call{},
+		bySIPID:   map[string]*Call{},
+		clock:     clock.Real{},
+		responses: newSourceLimiter(responsesPerSecond, responsesBurst),
 	}
 	for _, o := range opts {
 		o(b)
+	}
+	for _, n := range cfg.SIP.AllowedSources {
+		p, err := config.ParsePrefix(n)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: sip.allowed_sources: %w", err)
+		}
+		b.allowedSources = append(b.allowedSources, p)
+	}
+	for _, n := range cfg.SIP.MediaNetworks {
+		p, err := config.ParsePrefix(n)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: sip.media_networks: %w", err)
+		}
+		b.mediaNetworks = append(b.mediaNetworks, p)
 	}
 	if b.metrics == nil {
 		b.metrics = NewMetrics(nil)
@@ -101,6 +131,7 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 		return nil, fmt.Errorf("bridge: sip.trunk %q: %w", cfg.SIP.Trunk, err)
 	}
 	b.trunk = trunk
+	b.learnTrunkHost(trunk.Host)
 	b.transport = "udp"
 	if t, ok := trunk.UriParams.Get("transport"); ok && t != "" {
 		b.transport = strings.ToLower(t)
@@ -179,18 +210,18 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 		contact.UriParams.Add("transport", transport)
 	}
 	b.dialogUA = &sipgo.DialogUA{Client: b.client, ContactHDR: sip.ContactHeader{Address: contact}}
-	b.server.OnBye(b.inDialog((*Call).remoteBye)) // RFC 3261 §15.1.2
-	b.server.OnAck(b.onAck)
-	b.server.OnOptions(b.onOptions)
-	b.server.OnUpdate(b.inDialog((*Call).update)) // RFC 3311: refresh or new media
-	b.server.OnInfo(b.inDialog((*Call).info))     // RFC 6086: DTMF relay
-	b.server.OnInvite(b.onInvite)
-	b.server.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
-	})
-	b.server.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusMethodNotAllowed, "Method Not Allowed", nil))
-	})
+	b.server.OnBye(b.guard(b.inDialog((*sipLeg).remoteBye))) // RFC 3261 §15.1.2
+	b.server.OnAck(b.guard(b.onAck))
+	b.server.OnOptions(b.guard(b.onOptions))
+	b.server.OnUpdate(b.guard(b.inDialog((*sipLeg).update))) // RFC 3311: refresh or new media
+	b.server.OnInfo(b.guard(b.inDialog((*sipLeg).info)))     // RFC 6086: DTMF relay
+	b.server.OnInvite(b.guard(b.onInvite))
+	b.server.OnCancel(b.guard(func(req *sip.Request, tx sip.ServerTransaction) {
+		b.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+	}))
+	b.server.OnNoRoute(b.guard(func(req *sip.Request, tx sip.ServerTransaction) {
+		b.respond(req, tx, sip.StatusMethodNotAllowed, "Method Not Allowed")
+	}))
 	return b, nil
 }
 
@@ -278,7 +309,7 @@ const (
 // *Error values (invalid_number, caller_id_not_allowed, too_many_calls,
 // no_media ...) and send nothing upstream. It waits up to DefaultMediaWait
 // for the session's media; run it off the signaling read loop.
-func (b *Bridge) Originate(ctx context.Context, req CallRequest) (*Call, error) {
+func (b *Bridge) Originate(ctx context.Context, req CallRequest) (CallControl, error) {
 	seat := req.Auth.Seat
 	to, err := phone.Normalize(req.To, seat.Country)
 	if err != nil {
@@ -341,8 +372,9 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (*Call, error) 
 		b.mu.Unlock()
 		return nil, fmt.Errorf("%w: %d of %d", ErrTooManyCalls, active, max)
 	}
-	c := newCall(b, req, uuid.NewString(), from, to)
+	c := newCall(b, req, from, to)
 	b.calls[c.ID] = c
+	b.bySIPID[c.sip.callID] = c
 	b.wg.Add(1)
 	b.mu.Unlock()
 
@@ -356,6 +388,27 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (*Call, error) 
 }
 
 var errBadRequest = &Error{"bad_request", "bad request"}
+
+// CallControl is what the agent's side may do with one of its calls.
+type CallControl interface {
+	CallID() string
+	Hangup()
+	Hold(on bool) error
+	SendDTMF(digits string, dur time.Duration) error
+	// Abandon ends the call because its browser session is gone for good.
+	Abandon()
+	// Done is closed when the call has ended and its resources are freed.
+	Done() <-chan struct{}
+}
+
+// Control returns the controls of a call in progress by its id.
+func (b *Bridge) Control(id string) (CallControl, bool) {
+	c, ok := b.Call(id)
+	if !ok {
+		return nil, false
+	}
+	return c, true
+}
 
 // Call returns a call in progress by its id.
 func (b *Bridge) Call(id string) (*Call, bool) {
@@ -374,12 +427,6 @@ func (b *Bridge) Calls() []*Call {
 		out = append(out, c)
 	}
 	return out
-}
-
-func (b *Bridge) registerSIPCallID(id string, c *Call) {
-	b.mu.Lock()
-	b.bySIPID[id] = c
-	b.mu.Unlock()
 }
 
 // recentKept is how many ended calls Recent keeps for support engineers.
@@ -405,9 +452,7 @@ func (b *Bridge) forget(c *Call) {
 		b.recent = b.recent[len(b.recent)-recentKept:]
 	}
 	delete(b.calls, c.ID)
-	if c.sipCallID != "" {
-		delete(b.bySIPID, c.sipCallID)
-	}
+	delete(b.bySIPID, c.sip.callID)
 	b.mu.Unlock()
 	b.metrics.callsActive.Dec()
 }
@@ -426,20 +471,23 @@ func (b *Bridge) callBySIP(req *sip.Request) *Call {
 // trunk are not accepted (outbound only).
 func (b *Bridge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if to := req.To(); to != nil && to.Params.Has("tag") {
-		if c := b.callBySIP(req); c != nil {
-			c.reinvite(req, tx)
+		if c := b.callOf(req); c != nil {
+			c.sip.reinvite(req, tx, c.State() == StateAnswered)
 			return
 		}
-		respond481(req, tx)
+		b.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
-	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusForbidden, "Inbound calls not accepted", nil))
+	b.respond(req, tx, sip.StatusForbidden, "Inbound calls not accepted")
 }
 
 // onOptions answers OPTIONS in and out of dialogs (RFC 3261 §11.2).
 func (b *Bridge) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	if to := req.To(); to != nil && to.Params.Has("tag") && b.callBySIP(req) == nil {
-		respond481(req, tx)
+	if to := req.To(); to != nil && to.Params.Has("tag") && b.callOf(req) == nil {
+		b.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	if !b.responses.allow(sourceIP(req)) {
 		return
 	}
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
@@ -452,28 +500,40 @@ func (b *Bridge) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 // allowHeader lists the methods the bridge handles.
 const allowHeader = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"
 
-// inDialog routes a request to the call whose dialog it belongs to, or
-// answers 481 (RFC 3261 §12.2.2).
-func (b *Bridge) inDialog(handle func(*Call, *sip.Request, sip.ServerTransaction)) sipgo.RequestHandler {
-	return func(req *sip.Request, tx sip.ServerTransaction) {
-		c := b.callBySIP(req)
-		if c == nil {
-			respond481(req, tx)
-			return
-		}
-		handle(c, req, tx)
+// callOf is the call whose dialog an in-dialog request belongs to: the
+// Call-ID and both tags must match (RFC 3261 §12.2.2). nil if none does.
+func (b *Bridge) callOf(req *sip.Request) *Call {
+	id := req.CallID()
+	if id == nil {
+		return nil
 	}
+	b.mu.Lock()
+	c := b.bySIPID[id.Value()]
+	b.mu.Unlock()
+	if c == nil || !c.sip.matches(req) {
+		return nil
+	}
+	return c
 }
 
-func respond481(req *sip.Request, tx sip.ServerTransaction) {
-	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+// inDialog routes a request to the SIP leg whose dialog it belongs to, or
+// answers 481 (RFC 3261 §12.2.2).
+func (b *Bridge) inDialog(handle func(*sipLeg, *sip.Request, sip.ServerTransaction)) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		c := b.callOf(req)
+		if c == nil {
+			b.respond(req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+			return
+		}
+		handle(c.sip, req, tx)
+	}
 }
 
 // onAck takes the SDP answer of an offerless re-INVITE (RFC 3264 §5, the
 // offer was in our 200); other ACKs need nothing.
 func (b *Bridge) onAck(req *sip.Request, tx sip.ServerTransaction) {
-	if c := b.callBySIP(req); c != nil && len(req.Body()) > 0 {
-		c.ackAnswer(req)
+	if c := b.callOf(req); c != nil && len(req.Body()) > 0 {
+		c.sip.ackAnswer(req)
 	}
 }
 

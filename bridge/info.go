@@ -50,13 +50,13 @@ type MediaInfo struct {
 	AgentHold     bool                  `json:"agent_hold"` // the agent put the call on hold
 }
 
-// Info returns a snapshot of the call.
+// Info returns a snapshot of the call: the call's own state under its
+// lock, then each leg's under the leg's.
 func (c *Call) Info() CallInfo {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	ci := CallInfo{
 		CallID:    c.ID,
-		SIPCallID: c.sipCallID,
+		SIPCallID: c.sip.callID,
 		Seat:      c.seat.ID,
 		From:      c.From,
 		To:        c.To,
@@ -77,52 +77,68 @@ func (c *Call) Info() CallInfo {
 		cause := *c.cause
 		ci.Cause = &cause
 	}
-	m := &ci.Media
-	if c.remote.Codec.Name != "" {
-		m.TrunkCodec = c.remote.Codec.Name
-		m.Direction = c.remote.Direction
-	}
-	if c.rtp != nil {
-		m.Local = c.rtp.localAddr().String()
-		if r := c.rtp.remote.Load(); r != nil {
-			m.Remote = r.String()
-		}
-		m.Latched = c.rtp.latched.Load()
-		m.SentToTrunk = c.rtp.sent.Load()
-		m.ForeignRTP = c.rtp.foreign.Load()
-		m.BadRTP = c.rtp.bad.Load()
-		m.OtherPT = c.rtp.otherPT.Load()
-		if n := c.rtp.lastRecv.Load(); n > 0 {
-			m.LastFromTrunk = time.Unix(0, n).UTC()
-		}
-	}
-	if c.remote.Addr.IsValid() {
-		m.SDPAddr = c.remote.Addr.String()
-		m.PrivateSDP = c.remote.PrivateAddr
-	}
-	if c.leg != nil {
-		// The leg's counters run for the whole session; show this call's share.
-		m.Browser = c.leg.Counters()
-		m.Browser.FromBrowser -= min(m.Browser.FromBrowser, c.legBase.FromBrowser)
-		m.Browser.FromBrowserBad -= min(m.Browser.FromBrowserBad, c.legBase.FromBrowserBad)
-		m.Browser.ToBrowser -= min(m.Browser.ToBrowser, c.legBase.ToBrowser)
-	}
-	m.AgentHold = c.held
-	if c.uplinkStat != nil {
-		s := c.uplinkStat()
-		m.Uplink = &s
-		m.BrowserCodec = c.leg.UplinkCodec().Name
-	}
-	if c.downlink != nil {
-		s := c.downlink.Stats()
-		m.Downlink = &s
-		m.DownlinkCodec = c.leg.DownlinkCodec().Name
-		m.Chains = map[string]string{"downlink": c.downlink.String()}
-		if c.uplink != nil {
-			m.Chains["uplink"] = c.uplink.String()
-		}
-	}
+	c.mu.Unlock()
+	c.sip.describe(&ci.Media)
+	c.joint.describe(&ci.Media)
 	return ci
+}
+
+// describe fills the SIP leg's part of a MediaInfo.
+func (l *sipLeg) describe(m *MediaInfo) {
+	l.mu.Lock()
+	rm, ms := l.remote, l.media
+	l.mu.Unlock()
+	if rm.Codec.Name != "" {
+		m.TrunkCodec = rm.Codec.Name
+		m.Direction = rm.Direction
+	}
+	if rm.Addr.IsValid() {
+		m.SDPAddr = rm.Addr.String()
+		m.PrivateSDP = rm.PrivateAddr
+	}
+	if ms == nil {
+		return
+	}
+	m.Local = ms.localAddr().String()
+	if r := ms.remote.Load(); r != nil {
+		m.Remote = r.String()
+	}
+	m.Latched = ms.latched.Load()
+	m.SentToTrunk = ms.sent.Load()
+	m.ForeignRTP = ms.foreign.Load()
+	m.BadRTP = ms.bad.Load()
+	_, m.OtherPT = ms.demux.Counts()
+	if n := ms.lastRecv.Load(); n > 0 {
+		m.LastFromTrunk = time.Unix(0, n).UTC()
+	}
+}
+
+// describe fills the joint's and the browser leg's part of a MediaInfo.
+func (j *joint) describe(m *MediaInfo) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.browser != nil {
+		// The leg's counters run for the whole session; show this call's share.
+		m.Browser = j.browser.Counters()
+		m.Browser.FromBrowser -= min(m.Browser.FromBrowser, j.legBase.FromBrowser)
+		m.Browser.FromBrowserBad -= min(m.Browser.FromBrowserBad, j.legBase.FromBrowserBad)
+		m.Browser.ToBrowser -= min(m.Browser.ToBrowser, j.legBase.ToBrowser)
+	}
+	m.AgentHold = j.held
+	if j.uplinkStat != nil {
+		s := j.uplinkStat()
+		m.Uplink = &s
+		m.BrowserCodec = j.browser.InCodec().Name
+	}
+	if j.downlink != nil {
+		s := j.downlink.Stats()
+		m.Downlink = &s
+		m.DownlinkCodec = j.browser.OutCodec().Name
+		m.Chains = map[string]string{"downlink": j.downlink.String()}
+		if j.uplink != nil {
+			m.Chains["uplink"] = j.uplink.String()
+		}
+	}
 }
 
 // Quality computes the call's quality summary: per-direction counters and

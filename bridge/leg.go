@@ -7,24 +7,28 @@ import (
 	"github.com/callbridge/callbridge/media"
 )
 
+// Leg is one side of a call as the call's joint sees it: the audio it
+// hands in and the audio it takes out, each in the leg's own codec.
+type Leg interface {
+	// InCodec is what the leg hands in: what its far end sends.
+	InCodec() media.Codec
+	// OutCodec is what the leg takes out: what its far end accepts.
+	OutCodec() media.Codec
+	// Out is the sink for audio toward the leg's far end. The headers'
+	// SSRC and payload type may be rewritten by the leg.
+	Out() media.RTPHandler
+	// SetIn routes the audio the leg receives to h; nil detaches.
+	SetIn(h media.RTPHandler)
+}
+
 // BrowserLeg is the browser side of a call: the signaling session's one
 // WebRTC peer connection, set up before the call and reused by each call.
 // The bridge never sees WebRTC types; signaling implements this.
 type BrowserLeg interface {
+	Leg
 	// WaitMedia blocks until the peer connection has negotiated audio, or
 	// ctx ends.
 	WaitMedia(ctx context.Context) error
-	// UplinkCodec is what the browser sends: Opus normally, G.711 if the
-	// client chose it.
-	UplinkCodec() media.Codec
-	// DownlinkCodec is the G.711 codec the browser accepted in its offer,
-	// used to send the trunk's audio without re-encoding when possible.
-	DownlinkCodec() media.Codec
-	// Downlink is the sink for audio toward the browser. Its headers'
-	// SSRC and payload type are rewritten by the peer connection.
-	Downlink() media.RTPHandler
-	// AttachUplink routes the browser's RTP to h; nil detaches.
-	AttachUplink(h media.RTPHandler)
 	// Counters are the browser leg's packet counts, for diagnostics.
 	Counters() LegCounters
 }

@@ -15,6 +15,7 @@ type Metrics struct {
 	packets      *prometheus.CounterVec
 	lost         *prometheus.CounterVec
 	mos          prometheus.Histogram
+	sipDropped   prometheus.Counter
 }
 
 // NewMetrics creates the series and registers them with reg (nil = none).
@@ -47,9 +48,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Namespace: "callbridge", Name: "call_mos", Help: "Estimated MOS (E-model, G.711 with PLC) of answered calls.",
 		Buckets: []float64{1, 2, 2.5, 3, 3.5, 3.8, 4, 4.2, 4.4},
 	})
+	m.sipDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "callbridge", Name: "sip_requests_dropped_total", Help: "SIP requests dropped unanswered because their source is neither the trunk nor in sip.allowed_sources.",
+	})
 	m.trunkUp.Set(1)
 	if reg != nil {
-		reg.MustRegister(m.callsStarted, m.callsActive, m.callsEnded, m.trunkUp, m.setup, m.packets, m.lost, m.mos)
+		reg.MustRegister(m.callsStarted, m.callsActive, m.callsEnded, m.trunkUp, m.setup, m.packets, m.lost, m.mos, m.sipDropped)
 	}
 	return m
 }

@@ -55,6 +55,7 @@ type remoteMedia struct {
 	Ptime       int            // a=ptime in ms, 0 if absent
 	Direction   string         // sendrecv, sendonly, recvonly, inactive
 	PrivateAddr bool           // c= is a private/loopback address (NAT hint)
+	RTCPMux     bool           // a=rtcp-mux: RTCP shares the RTP port (RFC 5761)
 }
 
 // parseAnswer reads the trunk's SDP answer (RFC 3264 §6) and picks the
@@ -102,6 +103,8 @@ func parseAnswer(body []byte, offered []media.Codec) (remoteMedia, error) {
 				}
 			case a.Key == "ptime":
 				rm.Ptime, _ = strconv.Atoi(strings.TrimSpace(a.Value))
+			case a.Key == "rtcp-mux":
+				rm.RTCPMux = true
 			case isDirection(a.Key):
 				rm.Direction = a.Key
 			}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/bridge/siptest"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/internal/clock"
 	"github.com/callbridge/callbridge/media"
 	"github.com/callbridge/callbridge/record"
 )
@@ -31,10 +33,10 @@ type fakeLeg struct {
 }
 
 func (l *fakeLeg) WaitMedia(context.Context) error { return nil }
-func (l *fakeLeg) UplinkCodec() media.Codec        { return media.CodecPCMU }
-func (l *fakeLeg) DownlinkCodec() media.Codec      { return media.CodecPCMU }
-func (l *fakeLeg) Downlink() media.RTPHandler      { return l }
-func (l *fakeLeg) AttachUplink(h media.RTPHandler) { l.mu.Lock(); l.uplink = h; l.mu.Unlock() }
+func (l *fakeLeg) InCodec() media.Codec            { return media.CodecPCMU }
+func (l *fakeLeg) OutCodec() media.Codec           { return media.CodecPCMU }
+func (l *fakeLeg) Out() media.RTPHandler           { return l }
+func (l *fakeLeg) SetIn(h media.RTPHandler)        { l.mu.Lock(); l.uplink = h; l.mu.Unlock() }
 func (l *fakeLeg) Counters() bridge.LegCounters    { return bridge.LegCounters{} }
 func (l *fakeLeg) HandleRTP(*rtp.Header, []byte) error {
 	l.mu.Lock()
@@ -59,6 +61,16 @@ func (s *states) on(cs bridge.CallState) {
 	s.ch <- cs
 }
 
+// last is the latest state seen.
+func (s *states) last() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.all) == 0 {
+		return ""
+	}
+	return s.all[len(s.all)-1].State
+}
+
 func (s *states) wait(t *testing.T, state string, d time.Duration) bridge.CallState {
 	t.Helper()
 	timeout := time.After(d)
@@ -75,7 +87,7 @@ func (s *states) wait(t *testing.T, state string, d time.Duration) bridge.CallSt
 }
 
 // newBridge starts a bridge whose trunk is the scripted UAS.
-func newBridge(t *testing.T, uas *siptest.UAS, mutate func(*config.Config)) *bridge.Bridge {
+func newBridge(t *testing.T, uas *siptest.UAS, mutate func(*config.Config), opts ...bridge.Option) *bridge.Bridge {
 	t.Helper()
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -90,7 +102,7 @@ func newBridge(t *testing.T, uas *siptest.UAS, mutate func(*config.Config)) *bri
 		mutate(cfg)
 	}
 	cfg.SetDefaults()
-	b, err := bridge.New(cfg, bridge.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	b, err := bridge.New(cfg, append([]bridge.Option{bridge.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)...)
 	require.NoError(t, err)
 	go func() { _ = b.ServeSIP(conn) }()
 	t.Cleanup(func() {
@@ -111,7 +123,7 @@ func place(t *testing.T, b *bridge.Bridge, st *states, onDTMF func(string, rune)
 		Leg: &fakeLeg{}, OnState: st.on, OnDTMF: onDTMF,
 	})
 	require.NoError(t, err)
-	return c
+	return c.(*bridge.Call)
 }
 
 func TestSessionTimerBridgeRefreshes(t *testing.T) {
@@ -144,14 +156,19 @@ func TestSessionTimerBridgeRefreshes(t *testing.T) {
 }
 
 func TestSessionTimerTrunkStopsRefreshing(t *testing.T) {
-	// The trunk is the refresher with a 3 s interval but never refreshes:
-	// the bridge ends the call after 3 - min(32, 3/3) = 2 s (RFC 4028 §10).
-	uas := siptest.Start(t, siptest.Script{SessionExpires: 3, Refresher: "uas", RTPPort: 30000})
-	b := newBridge(t, uas, func(c *config.Config) { c.SIP.MediaTimeout = time.Hour })
+	// The trunk is the refresher with a 90 s interval but never refreshes:
+	// the bridge ends the call after 90 - min(32, 90/3) = 60 s (RFC 4028 §10).
+	clk := clock.NewFake(time.Now())
+	uas := siptest.Start(t, siptest.Script{SessionExpires: 90, Refresher: "uas", RTPPort: 30000})
+	b := newBridge(t, uas, func(c *config.Config) { c.SIP.MediaTimeout = 0 }, bridge.WithClock(clk))
 	st := newStates()
 	place(t, b, st, nil)
 	st.wait(t, bridge.StateAnswered, 5*time.Second)
-	end := st.wait(t, bridge.StateEnded, 6*time.Second)
+	require.Eventually(t, func() bool { return clk.Timers() == 2 }, 5*time.Second, 5*time.Millisecond, "ticker and session timer")
+	clk.Advance(59 * time.Second)
+	assert.Equal(t, bridge.StateAnswered, st.last(), "not before 60 s")
+	clk.Advance(time.Second)
+	end := st.wait(t, bridge.StateEnded, 5*time.Second)
 	require.Equal(t, bridge.StateEnded, end.State)
 	assert.Equal(t, record.ByBridge, end.Cause.By)
 	assert.Contains(t, end.Cause.Reason, "Session timer")
@@ -269,15 +286,44 @@ func TestFinalResponseCauses(t *testing.T) {
 	}
 }
 
+// sip.invite_timeout gives up on a trunk that says nothing at all, at its
+// time on the call's clock and not before.
 func TestInviteTimeout(t *testing.T) {
+	clk := clock.NewFake(time.Now())
 	uas := siptest.Silent(t)
-	b := newBridge(t, uas, func(c *config.Config) { c.SIP.InviteTimeout = 700 * time.Millisecond })
+	b := newBridge(t, uas, func(c *config.Config) { c.SIP.InviteTimeout = 8 * time.Second }, bridge.WithClock(clk))
 	st := newStates()
 	place(t, b, st, nil)
+	st.wait(t, bridge.StateDialing, 5*time.Second)
+	require.Eventually(t, func() bool { return clk.Timers() == 2 }, 5*time.Second, 5*time.Millisecond, "ring and INVITE timers")
+	clk.Advance(7 * time.Second)
+	assert.Equal(t, bridge.StateDialing, st.last(), "not before 8 s")
+	clk.Advance(time.Second)
 	end := st.wait(t, bridge.StateEnded, 5*time.Second)
 	assert.Equal(t, 408, end.Cause.SIPCode)
 	assert.Equal(t, 102, end.Cause.Q850)
 	assert.Equal(t, record.ByBridge, end.Cause.By)
+}
+
+// sip.ring_timeout cancels a call that rings unanswered: CANCEL upstream,
+// no-answer to the agent.
+func TestRingTimeout(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	uas := siptest.Start(t, siptest.Script{RingOnly: true, RTPPort: 30000})
+	b := newBridge(t, uas, func(c *config.Config) { c.SIP.RingTimeout = 45 * time.Second }, bridge.WithClock(clk))
+	st := newStates()
+	c := place(t, b, st, nil)
+	st.wait(t, bridge.StateRinging, 5*time.Second)
+	require.Eventually(t, func() bool { return clk.Timers() >= 1 }, 5*time.Second, 5*time.Millisecond)
+	clk.Advance(44 * time.Second)
+	assert.Equal(t, bridge.StateRinging, st.last(), "not before 45 s")
+	clk.Advance(time.Second)
+	end := st.wait(t, bridge.StateEnded, 5*time.Second)
+	assert.Equal(t, record.Q850NoAnswer, end.Cause.Q850)
+	assert.Equal(t, record.ByBridge, end.Cause.By)
+	uas.WaitRequests(sip.CANCEL, 1, 5*time.Second)
+	<-c.Done()
+	assert.Equal(t, record.StatusNoAnswer, c.Status())
 }
 
 func TestTrunkDownRefusesCallsFast(t *testing.T) {
@@ -308,30 +354,47 @@ func TestHangupBeforeAnyResponse(t *testing.T) {
 }
 
 // sip.max_call_duration and sip.media_timeout end an answered call from
-// the bridge's side with a BYE and their own cause. The scripted trunk
-// sends no RTP, so the media timeout fires by itself; the long one keeps
-// it out of the max-duration case.
+// the bridge's side with a BYE and their own cause, at their time on the
+// call's clock and not before. The scripted trunk sends no RTP, so the
+// media timeout fires by itself; the long one keeps it out of the
+// max-duration case.
 func TestBridgeTimersEndAnsweredCalls(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		maxDuration time.Duration
 		media       time.Duration
+		fires       time.Duration
+		timers      int
 		reason      string
 		q850        int
 	}{
-		{"max call duration", time.Second, time.Hour, "Maximum call duration reached", 16},
-		{"no RTP from the trunk", 0, time.Second, "No audio from the trunk", 102},
+		{"max call duration", 4 * time.Hour, 5 * time.Hour, 4 * time.Hour, 2, "Maximum call duration reached", 16},
+		{"no RTP from the trunk", 0, 30 * time.Second, 31 * time.Second, 1, "No audio from the trunk", 102},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			clk := clock.NewFake(time.Now())
 			uas := siptest.Start(t, siptest.Script{RTPPort: 30000})
 			b := newBridge(t, uas, func(c *config.Config) {
 				c.SIP.MaxCallDuration = tc.maxDuration
 				c.SIP.MediaTimeout = tc.media
-			})
+				c.SIP.SessionExpires = 0
+			}, bridge.WithClock(clk))
 			st := newStates()
 			place(t, b, st, nil)
 			st.wait(t, bridge.StateAnswered, 5*time.Second)
-			end := st.wait(t, bridge.StateEnded, 6*time.Second)
+			require.Eventually(t, func() bool { return clk.Timers() == tc.timers }, 5*time.Second, 5*time.Millisecond)
+			// One tick at a time, so the call's loop sees every second.
+			for elapsed := time.Duration(0); elapsed < tc.fires-time.Second; elapsed += time.Second {
+				clk.Advance(time.Second)
+				require.Equal(t, bridge.StateAnswered, st.last(), "ended early, at %s", elapsed+time.Second)
+			}
+			// A tick the loop has not taken yet swallows the next (as
+			// time.Ticker does): keep the clock moving until it ends.
+			require.Eventually(t, func() bool {
+				clk.Advance(time.Second)
+				return st.last() == bridge.StateEnded
+			}, 5*time.Second, 10*time.Millisecond)
+			end := st.wait(t, bridge.StateEnded, 5*time.Second)
 			require.Equal(t, bridge.StateEnded, end.State)
 			assert.Equal(t, record.ByBridge, end.Cause.By)
 			assert.Equal(t, tc.reason, end.Cause.Reason)
@@ -339,4 +402,43 @@ func TestBridgeTimersEndAnsweredCalls(t *testing.T) {
 			uas.WaitRequests(sip.BYE, 1, 3*time.Second)
 		})
 	}
+}
+
+// Info is read by the stats page and the admin API while calls start and
+// end: every field a call fills in after it became visible must be read
+// under its owner's lock (run with -race).
+func TestInfoWhileCallsStartAndEnd(t *testing.T) {
+	uas := siptest.Start(t, siptest.Script{RTPPort: 30000})
+	b := newBridge(t, uas, func(c *config.Config) { c.Seats[0].MaxCalls = 8 })
+	stop := make(chan struct{})
+	var polls atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, c := range b.Calls() {
+				info := c.Info()
+				_ = info.Quality()
+				assert.NotEmpty(t, info.SIPCallID, "the SIP Call-ID is known as soon as the call is")
+			}
+			_ = b.Recent()
+			polls.Add(1)
+		}
+	})
+	for range 6 {
+		st := newStates()
+		c := place(t, b, st, nil)
+		st.wait(t, bridge.StateAnswered, 5*time.Second)
+		c.Hangup()
+		st.wait(t, bridge.StateEnded, 5*time.Second)
+		<-c.Done()
+	}
+	close(stop)
+	wg.Wait()
+	assert.Greater(t, polls.Load(), int64(6))
+	assert.Len(t, b.Recent(), 6)
 }

@@ -86,6 +86,9 @@ func (b *Bridge) probeOnce(ctx context.Context, every time.Duration) {
 	if ctx.Err() != nil {
 		return
 	}
+	if err == nil {
+		b.learnTrunkSource(res)
+	}
 	b.probe.mu.Lock()
 	defer b.probe.mu.Unlock()
 	s := &b.probe.state

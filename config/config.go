@@ -81,6 +81,16 @@ type SIP struct {
 	// OptionsInterval is how often the trunk is probed with OPTIONS; 0 = never.
 	// While the trunk does not answer, calls are refused at once with trunk_unavailable.
 	OptionsInterval time.Duration `yaml:"options_interval"`
+	// AllowedSources are extra networks (CIDR, or a single IP) whose SIP
+	// requests the bridge answers, beside the trunk's own addresses (its
+	// host's DNS answers and the sources of its responses). Requests from
+	// anywhere else are dropped without a response.
+	AllowedSources []string `yaml:"allowed_sources"`
+	// MediaNetworks are networks (CIDR, or a single IP) the trunk's RTP may
+	// come from besides its SDP address and its SIP addresses: carriers
+	// whose media servers differ from their SIP proxies. Symmetric RTP
+	// latches to a source in them once per SDP.
+	MediaNetworks []string `yaml:"media_networks"`
 	// TLS configures sip: URIs with transport=tls and a tls: listener.
 	TLS SIPTLS `yaml:"tls"`
 }

@@ -111,6 +111,13 @@ func (c *Config) validateAuth(v *validator) {
 }
 
 func (c *Config) validateSIP(v *validator) {
+	for key, list := range map[string][]string{"sip.allowed_sources": c.SIP.AllowedSources, "sip.media_networks": c.SIP.MediaNetworks} {
+		for i, n := range list {
+			if _, err := ParsePrefix(n); err != nil {
+				v.add(fmt.Sprintf("%s[%d]", key, i), "%q: want a network such as 203.0.113.0/24 or an IP address", n)
+			}
+		}
+	}
 	s := &c.SIP
 	transport, host, port, err := parseSIPListen(s.Listen)
 	if err != nil {
@@ -429,4 +436,18 @@ func isE164(s string) bool {
 		}
 	}
 	return true
+}
+
+// ParsePrefix reads a network as CIDR ("203.0.113.0/24") or a single IP
+// address (a /32 or /128).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

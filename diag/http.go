@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 )
 
@@ -27,22 +26,16 @@ const (
 	APIPath  = "/v1/admin/diag"
 )
 
-// Handler serves the media stats page (PagePath, a static page that asks
-// for the admin token) and its JSON (APIPath, behind the admin token).
-func Handler(src Source, adminToken string) http.Handler {
-	mux := http.NewServeMux()
+// Mount serves the media stats page (PagePath, a static page that asks
+// for the admin token) and its JSON (APIPath, behind guard).
+func Mount(mux *http.ServeMux, src Source, guard func(http.Handler) http.Handler) {
 	mux.HandleFunc("GET "+PagePath, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
 		_, _ = w.Write(statsPage)
 	})
-	mux.HandleFunc("GET "+APIPath, func(w http.ResponseWriter, r *http.Request) {
-		if !auth.BearerMatches(adminToken, r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="callbridge"`)
-			http.Error(w, "admin token required", http.StatusUnauthorized)
-			return
-		}
+	mux.Handle("GET "+APIPath, guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		out := struct {
 			Now    time.Time `json:"now"`
@@ -58,8 +51,7 @@ func Handler(src Source, adminToken string) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		_ = json.NewEncoder(w).Encode(out)
-	})
-	return mux
+	})))
 }
 
 // Entry is one call on the stats page: its snapshot and its diagnosis.

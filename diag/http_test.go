@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 )
 
@@ -20,7 +21,9 @@ func (f fakeSource) BrowserReport(callID string) *BrowserReport { return nil }
 
 func TestHandler(t *testing.T) {
 	c := answered()
-	srv := httptest.NewServer(Handler(fakeSource{active: []bridge.CallInfo{c}}, "admin-token-123456"))
+	mux := http.NewServeMux()
+	Mount(mux, fakeSource{active: []bridge.CallInfo{c}}, auth.RequireAdmin("admin-token-123456"))
+	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
 	res, err := http.Get(srv.URL + PagePath)

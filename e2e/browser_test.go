@@ -21,9 +21,9 @@ func TestBrowserWidgetSuite(t *testing.T) {
 	ns := harness.NewSealedNetns(t)
 	out, err := harness.RunBrowser(t, harness.BrowserRun{
 		NS:       ns,
-		NodeArgs: []string{"--test", "--test-concurrency=1", "--test-timeout=180000", "test/"},
+		NodeArgs: []string{"--test", "--test-concurrency=1", "--test-timeout=480000", "test/"},
 		Env:      map[string]string{"CALLBRIDGE_BIN": bin},
-		Timeout:  15 * time.Minute,
+		Timeout:  20 * time.Minute,
 	})
 	require.NoError(t, err, "widget browser suite:\n%s", out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")

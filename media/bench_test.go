@@ -140,7 +140,7 @@ func TestZeroAllocs(t *testing.T) {
 		})
 	}
 	t.Run("downlink", func(t *testing.T) {
-		d, err := media.NewDownlink(media.DownlinkConfig{In: media.CodecPCMA, Out: media.CodecPCMU, DTMFPayloadType: 101}, discard{})
+		d, err := media.NewDownlink(media.DownlinkConfig{In: media.CodecPCMA, Out: media.CodecPCMU}, discard{})
 		require.NoError(t, err)
 		payload := append([]byte(nil), mediatest.NewToneSource(media.CodecPCMA, 1000, 0.5).Next()...)
 		h := rtp.Header{Version: 2, PayloadType: 8, SSRC: 1}

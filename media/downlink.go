@@ -1,16 +1,12 @@
 package media
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/pion/rtp"
 )
-
-// payloadTypeCN is RFC 3389 comfort noise (static type 13, RFC 3551 §6).
-const payloadTypeCN uint8 = 13
 
 // DownlinkConfig configures the trunk -> browser direction.
 type DownlinkConfig struct {
@@ -19,12 +15,6 @@ type DownlinkConfig struct {
 	SSRC uint32 // SSRC of the outgoing stream
 	// Ptime of the packets to the browser; default 20ms.
 	Ptime time.Duration
-	// DTMFPayloadType is the telephone-event payload type negotiated with
-	// the trunk; 0 means none was.
-	DTMFPayloadType uint8
-	// OnDTMF is called (from HandleRTP's goroutine) once per digit received
-	// as RFC 4733 events.
-	OnDTMF func(digit rune, duration time.Duration)
 	// ReorderWindow is how many packets to hold while one is missing;
 	// default DefaultReorderWindow.
 	ReorderWindow int
@@ -41,10 +31,9 @@ type DownlinkConfig struct {
 // HandleRTP and Stats are safe for concurrent use.
 type Downlink struct {
 	mu sync.Mutex
-	// guarded by mu: the chain below stats, dtmf and in.
+	// guarded by mu: the chain below stats and in.
 	audio *reorder
 	in    *g711Input
-	dtmf  *DTMFReceiver
 	cfg   DownlinkConfig
 
 	stats *rtpStats // own lock
@@ -61,9 +50,6 @@ func NewDownlink(cfg DownlinkConfig, out RTPHandler) (*Downlink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("downlink out: %w", err)
 	}
-	if cfg.DTMFPayloadType != 0 && cfg.DTMFPayloadType == cfg.In.PayloadType {
-		return nil, fmt.Errorf("%w: telephone-event and %s share payload type %d", ErrInvalidConfig, cfg.In.Name, cfg.In.PayloadType)
-	}
 	d := &Downlink{cfg: cfg, level: levelMeter{rate: 8000}}
 	pkt, err := newPacketizer(outKind, cfg.Out.PayloadType, cfg.SSRC, cfg.Ptime, out)
 	if err != nil {
@@ -75,38 +61,24 @@ func NewDownlink(cfg DownlinkConfig, out RTPHandler) (*Downlink, error) {
 	}
 	d.audio = newReorder(cfg.ReorderWindow, d.in, nil)
 	d.stats = newRTPStats(8000, cfg.Now, &d.level, d.audio)
-	if cfg.DTMFPayloadType != 0 {
-		d.dtmf = NewDTMFReceiver(8000, cfg.OnDTMF)
-	}
 	return d, nil
 }
 
-// HandleRTP takes one packet from the trunk: G.711 audio, telephone-event
-// or comfort noise. Anything else returns an error wrapping
-// ErrUnexpectedPayloadType and is counted; the stream carries on.
+// HandleRTP takes one G.711 audio packet; a Demux in front splits off
+// telephone-event and comfort noise. Another payload type returns an error
+// wrapping ErrUnexpectedPayloadType and is counted; the stream carries on.
 func (d *Downlink) HandleRTP(h *rtp.Header, payload []byte) error {
 	if err := checkPacket(h, payload); err != nil {
 		d.stats.countMalformed()
 		return err
 	}
-	var err error
-	d.mu.Lock()
-	switch {
-	case h.PayloadType == d.cfg.In.PayloadType:
-		err = d.stats.HandleRTP(h, payload)
-	case d.dtmf != nil && h.PayloadType == d.cfg.DTMFPayloadType:
-		err = d.dtmf.HandleRTP(h, payload)
-	case h.PayloadType == payloadTypeCN:
-		// RFC 3389 comfort noise: the browser hears silence; the timestamp
-		// gap before the next audio packet marks a new talkspurt.
-	default:
-		err = fmt.Errorf("%w: %d", ErrUnexpectedPayloadType, h.PayloadType)
-	}
-	d.mu.Unlock()
-	if err != nil && (errors.Is(err, ErrUnexpectedPayloadType) || errors.Is(err, ErrMalformedDTMF)) {
+	if h.PayloadType != d.cfg.In.PayloadType {
 		d.stats.countMalformed()
+		return fmt.Errorf("%w: %d", ErrUnexpectedPayloadType, h.PayloadType)
 	}
-	return err
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats.HandleRTP(h, payload)
 }
 
 // Stats describes what came in from the trunk.

@@ -83,12 +83,20 @@ func TestGarbageNeverPanics(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, up.Stats().Malformed, uint64(3))
 
-	d, err := media.NewDownlink(media.DownlinkConfig{In: media.CodecPCMU, Out: media.CodecPCMU, DTMFPayloadType: 101}, &mediatest.RTPRecorder{})
+	d, err := media.NewDownlink(media.DownlinkConfig{In: media.CodecPCMU, Out: media.CodecPCMU}, &mediatest.RTPRecorder{})
 	require.NoError(t, err)
 	require.ErrorIs(t, d.HandleRTP(&rtp.Header{PayloadType: 99}, []byte{1, 2}), media.ErrUnexpectedPayloadType)
-	require.ErrorIs(t, d.HandleRTP(&rtp.Header{PayloadType: 101}, []byte{1, 2}), media.ErrMalformedDTMF)
-	require.NoError(t, d.HandleRTP(&rtp.Header{PayloadType: 13}, []byte{40}))
-	assert.Equal(t, uint64(2), d.Stats().Malformed)
+	assert.Equal(t, uint64(1), d.Stats().Malformed)
+
+	var demux media.Demux
+	demux.SetAudio(0, d)
+	demux.SetDTMF(101, media.NewDTMFReceiver(8000, func(rune, time.Duration) {}))
+	require.ErrorIs(t, demux.HandleRTP(&rtp.Header{PayloadType: 99}, []byte{1, 2}), media.ErrUnexpectedPayloadType)
+	require.ErrorIs(t, demux.HandleRTP(&rtp.Header{PayloadType: 101}, []byte{1, 2}), media.ErrMalformedDTMF)
+	require.NoError(t, demux.HandleRTP(&rtp.Header{PayloadType: 13}, []byte{40}))
+	cn, other := demux.Counts()
+	assert.Equal(t, uint64(1), cn)
+	assert.Equal(t, uint64(1), other)
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -101,10 +109,4 @@ func TestConfigErrors(t *testing.T) {
 	require.ErrorIs(t, err, media.ErrInvalidConfig)
 	_, err = media.NewDownlink(media.DownlinkConfig{In: media.CodecPCMU, Out: media.Codec{Name: "opus", ClockRate: 48000, PayloadType: 111}}, rec)
 	require.ErrorIs(t, err, media.ErrUnsupportedCodec)
-	_, err = media.NewDownlink(media.DownlinkConfig{In: media.CodecPCMU, Out: media.CodecPCMU, DTMFPayloadType: 0 + 0}, rec)
-	require.NoError(t, err)
-	pcmu96 := media.CodecPCMU
-	pcmu96.PayloadType = 96
-	_, err = media.NewDownlink(media.DownlinkConfig{In: pcmu96, Out: media.CodecPCMU, DTMFPayloadType: 96}, rec)
-	require.ErrorIs(t, err, media.ErrInvalidConfig)
 }

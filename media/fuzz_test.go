@@ -76,17 +76,17 @@ func FuzzDownlinkRTP(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		d, err := media.NewDownlink(media.DownlinkConfig{
-			In: media.CodecPCMA, Out: media.CodecPCMU, DTMFPayloadType: 101,
-			OnDTMF: func(r rune, _ time.Duration) {
-				if media.DTMFDigit(0) != '0' || r == 0 {
-					t.Errorf("bad digit %q", r)
-				}
-			},
-		}, &mediatest.RTPRecorder{})
+		audio, err := media.NewDownlink(media.DownlinkConfig{In: media.CodecPCMA, Out: media.CodecPCMU}, &mediatest.RTPRecorder{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		var d media.Demux
+		d.SetAudio(media.CodecPCMA.PayloadType, audio)
+		d.SetDTMF(101, media.NewDTMFReceiver(8000, func(r rune, _ time.Duration) {
+			if media.DTMFDigit(0) != '0' || r == 0 {
+				t.Errorf("bad digit %q", r)
+			}
+		}))
 		var p rtp.Packet
 		if p.Unmarshal(raw) != nil {
 			return

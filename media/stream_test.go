@@ -183,11 +183,11 @@ func TestDTMFRoundTrip(t *testing.T) {
 	}
 	var got []rune
 	var durs []time.Duration
-	down, err := media.NewDownlink(media.DownlinkConfig{
-		In: media.CodecPCMA, Out: media.CodecPCMU, DTMFPayloadType: 101,
-		OnDTMF: func(d rune, dur time.Duration) { got = append(got, d); durs = append(durs, dur) },
-	}, &mediatest.RTPRecorder{})
+	audio, err := media.NewDownlink(media.DownlinkConfig{In: media.CodecPCMA, Out: media.CodecPCMU}, &mediatest.RTPRecorder{})
 	require.NoError(t, err)
+	var down media.Demux
+	down.SetAudio(media.CodecPCMA.PayloadType, audio)
+	down.SetDTMF(101, media.NewDTMFReceiver(8000, func(d rune, dur time.Duration) { got = append(got, d); durs = append(durs, dur) }))
 	out := rec.Packets()
 	for i, p := range out {
 		if i > 0 {

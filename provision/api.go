@@ -76,6 +76,14 @@ func Handler(dir *directory.Directory, st store.Store, authorize func(*http.Requ
 	})
 }
 
+// Mount registers every route on mux behind guard (auth.RequireAdmin).
+func Mount(mux *http.ServeMux, guard func(http.Handler) http.Handler, dir *directory.Directory, st store.Store, log *slog.Logger) {
+	h := guard(Handler(dir, st, func(*http.Request) bool { return true }, log))
+	for _, route := range Routes() {
+		mux.Handle(route, h)
+	}
+}
+
 // Routes lists the method and pattern of every route, for mounting the
 // handler on a shared mux.
 func Routes() []string {

@@ -34,9 +34,17 @@ const (
 	DefaultResumeGrace  = 10 * time.Second
 )
 
+// Bridge is what signaling needs of the call bridge: authenticate a seat,
+// place a call, and control the session's calls. *bridge.Bridge is one.
+type Bridge interface {
+	Authenticate(token string) (*bridge.SeatAuth, error)
+	Originate(ctx context.Context, req bridge.CallRequest) (bridge.CallControl, error)
+	Control(callID string) (bridge.CallControl, bool)
+}
+
 // Options configures the signaling handler.
 type Options struct {
-	Bridge *bridge.Bridge
+	Bridge Bridge
 	API    *webrtc.API
 	// AllowedOrigins: empty = same origin only; "*" = any.
 	AllowedOrigins []string

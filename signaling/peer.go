@@ -318,25 +318,25 @@ func (p *Peer) WaitMedia(ctx context.Context) error {
 	}
 }
 
-// UplinkCodec implements bridge.BrowserLeg.
-func (p *Peer) UplinkCodec() media.Codec {
+// InCodec implements bridge.Leg: what the browser sends.
+func (p *Peer) InCodec() media.Codec {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.upCodec
 }
 
-// DownlinkCodec implements bridge.BrowserLeg.
-func (p *Peer) DownlinkCodec() media.Codec {
+// OutCodec implements bridge.Leg: the G.711 codec the browser accepted.
+func (p *Peer) OutCodec() media.Codec {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.downCodec
 }
 
-// Downlink implements bridge.BrowserLeg.
-func (p *Peer) Downlink() media.RTPHandler { return peerDownlink{p} }
+// Out implements bridge.Leg: audio toward the browser.
+func (p *Peer) Out() media.RTPHandler { return peerDownlink{p} }
 
-// AttachUplink implements bridge.BrowserLeg.
-func (p *Peer) AttachUplink(h media.RTPHandler) {
+// SetIn implements bridge.Leg: where the browser's audio goes.
+func (p *Peer) SetIn(h media.RTPHandler) {
 	if h == nil {
 		p.uplink.Store(nil)
 		return

@@ -49,8 +49,8 @@ func TestAnswerToChromiumOffer(t *testing.T) {
 	assert.Contains(t, answer, "a=fmtp:111 minptime=10;useinbandfec=1;maxplaybackrate=8000")
 	assert.Contains(t, answer, "m=audio 9 UDP/TLS/RTP/SAVPF 111 0 8 126")
 	assert.Contains(t, answer, "a=rtpmap:0 PCMU/8000")
-	assert.Equal(t, "PCMU", p.DownlinkCodec().Name)
-	assert.Equal(t, "opus", p.UplinkCodec().Name)
+	assert.Equal(t, "PCMU", p.OutCodec().Name)
+	assert.Equal(t, "opus", p.InCodec().Name)
 }
 
 func TestOfferRefusals(t *testing.T) {

@@ -147,7 +147,7 @@ func (s *Session) terminateWith(code int, reason string) {
 	s.mu.Unlock()
 	s.cancel()
 	for _, id := range calls {
-		if call, ok := s.srv.opts.Bridge.Call(id); ok {
+		if call, ok := s.srv.opts.Bridge.Control(id); ok {
 			call.Abandon()
 		}
 	}
@@ -363,7 +363,7 @@ func errorCode(err error) string {
 
 // callOf is the session's call a message names, or false after telling
 // the client unknown_call.
-func (s *Session) callOf(msg Inbound) (*bridge.Call, bool) {
+func (s *Session) callOf(msg Inbound) (bridge.CallControl, bool) {
 	call, ok := s.ownCall(msg.CallID)
 	if !ok {
 		s.sendError(msg.RequestID, msg.CallID, CodeUnknownCall, "no such call in this session")
@@ -371,14 +371,14 @@ func (s *Session) callOf(msg Inbound) (*bridge.Call, bool) {
 	return call, ok
 }
 
-func (s *Session) ownCall(id string) (*bridge.Call, bool) {
+func (s *Session) ownCall(id string) (bridge.CallControl, bool) {
 	s.mu.Lock()
 	owned := s.calls[id]
 	s.mu.Unlock()
 	if !owned || id == "" {
 		return nil, false
 	}
-	return s.srv.opts.Bridge.Call(id)
+	return s.srv.opts.Bridge.Control(id)
 }
 
 func (s *Session) handleDTMF(msg Inbound) {
@@ -415,9 +415,9 @@ func (l *lazyLeg) WaitMedia(ctx context.Context) error {
 
 func (l *lazyLeg) peer() *Peer { return l.s.peerLeg() }
 
-func (l *lazyLeg) UplinkCodec() media.Codec   { return l.peer().UplinkCodec() }
-func (l *lazyLeg) DownlinkCodec() media.Codec { return l.peer().DownlinkCodec() }
-func (l *lazyLeg) Downlink() media.RTPHandler { return l.peer().Downlink() }
+func (l *lazyLeg) InCodec() media.Codec  { return l.peer().InCodec() }
+func (l *lazyLeg) OutCodec() media.Codec { return l.peer().OutCodec() }
+func (l *lazyLeg) Out() media.RTPHandler { return l.peer().Out() }
 func (l *lazyLeg) Counters() bridge.LegCounters {
 	if p := l.peer(); p != nil {
 		return p.Counters()
@@ -425,8 +425,8 @@ func (l *lazyLeg) Counters() bridge.LegCounters {
 	return bridge.LegCounters{}
 }
 
-func (l *lazyLeg) AttachUplink(h media.RTPHandler) {
+func (l *lazyLeg) SetIn(h media.RTPHandler) {
 	if p := l.peer(); p != nil {
-		p.AttachUplink(h)
+		p.SetIn(h)
 	}
 }

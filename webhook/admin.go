@@ -25,17 +25,19 @@ import (
 //	GET  /v1/admin/endpoints                    endpoints disabled by a 410
 //
 // It does no authentication: mount it behind the auth.admin_token check.
-func AdminHandler(ob *Outbox, log *slog.Logger) http.Handler {
+func MountAdmin(mux *http.ServeMux, guard func(http.Handler) http.Handler, ob *Outbox, log *slog.Logger) {
 	a := &admin{ob: ob, st: ob.Store(), log: log}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/admin/records", a.listRecords)
-	mux.HandleFunc("GET /v1/admin/records/{id}", a.getRecord)
-	mux.HandleFunc("GET /v1/admin/events", a.listEvents)
-	mux.HandleFunc("GET /v1/admin/events/{id}", a.getEvent)
-	mux.HandleFunc("POST /v1/admin/events/{id}/redeliver", a.redeliver)
-	mux.HandleFunc("POST /v1/admin/events/redeliver-dead", a.redeliverDead)
-	mux.HandleFunc("GET /v1/admin/endpoints", a.endpoints)
-	return mux
+	for route, h := range map[string]http.HandlerFunc{
+		"GET /v1/admin/records":                a.listRecords,
+		"GET /v1/admin/records/{id}":           a.getRecord,
+		"GET /v1/admin/events":                 a.listEvents,
+		"GET /v1/admin/events/{id}":            a.getEvent,
+		"POST /v1/admin/events/{id}/redeliver": a.redeliver,
+		"POST /v1/admin/events/redeliver-dead": a.redeliverDead,
+		"GET /v1/admin/endpoints":              a.endpoints,
+	} {
+		mux.Handle(route, guard(h))
+	}
 }
 
 type admin struct {

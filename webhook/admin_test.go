@@ -63,7 +63,8 @@ func TestAdminAPI(t *testing.T) {
 	env.ob.Kick()
 	env.waitEvent(t, b[3].ID, state(store.StateDead))
 
-	h := AdminHandler(env.ob, testLogger(t))
+	h := http.NewServeMux()
+	MountAdmin(h, func(h http.Handler) http.Handler { return h }, env.ob, testLogger(t))
 
 	m := adminGet(t, h, "GET", "/v1/admin/records", http.StatusOK)
 	assert.Len(t, m["records"], 2)

@@ -31,6 +31,7 @@ import (
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/diag"
 	"github.com/callbridge/callbridge/directory"
 	"github.com/callbridge/callbridge/provision"
 	"github.com/callbridge/callbridge/record"
@@ -255,12 +256,12 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mountAdmin(httpMux, cfg, b, sig, webhook.AdminHandler(outbox, log.With("component", "admin")))
-	prov := provision.Handler(dir, st, func(r *http.Request) bool { return auth.BearerMatches(cfg.Auth.AdminToken, r) },
-		log.With("component", "provisioning"))
-	for _, route := range provision.Routes() {
-		httpMux.Handle(route, prov)
-	}
+	// Operator endpoints, each registered by its owner behind the admin token.
+	admin := auth.RequireAdmin(cfg.Auth.AdminToken)
+	b.MountAdmin(httpMux, admin)
+	webhook.MountAdmin(httpMux, admin, outbox, log.With("component", "admin"))
+	diag.Mount(httpMux, diagSource{b, sig}, admin)
+	provision.Mount(httpMux, admin, dir, st, log.With("component", "provisioning"))
 	if ex != nil && ex.routes != nil {
 		ex.routes(httpMux)
 	}

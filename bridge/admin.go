@@ -1,0 +1,35 @@
+package bridge
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// MountAdmin registers the bridge's operator endpoints, each behind guard
+// (the admin token): GET /v1/admin/calls (the calls in progress) and
+// GET /v1/admin/trunk (the trunk's OPTIONS health).
+func (b *Bridge) MountAdmin(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
+	mux.Handle("GET /v1/admin/calls", guard(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, map[string]any{"calls": b.CallInfos()})
+	})))
+	mux.Handle("GET /v1/admin/trunk", guard(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, b.Trunk())
+	})))
+}
+
+// CallInfos returns a snapshot of every call in progress.
+func (b *Bridge) CallInfos() []CallInfo {
+	calls := b.Calls()
+	out := make([]CallInfo, 0, len(calls))
+	for _, c := range calls {
+		out = append(out, c.Info())
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
