@@ -41,6 +41,13 @@ export const ERROR_TEXT = Object.freeze({
   output_device_failed: 'That speaker cannot be used. Pick another one.',
 });
 
+// Why the automatic caller id was chosen (signaling extension caller_id).
+const WHY_TEXT = {
+  same_area: 'same area code',
+  same_country: 'same country',
+  default: 'default number',
+};
+
 const STATE_TEXT = {
   dialing: 'Calling',
   ringing: 'Ringing',
@@ -395,12 +402,15 @@ export class CallbridgeSoftphone extends HTMLElement {
     if (!this._pc) this._setupMedia().catch(() => {});
     const request_id = `r${++this._reqSeq}-${Math.random().toString(36).slice(2, 8)}`;
     const msg = { type: 'call', request_id, to };
+    // The picker's first option is automatic: no from, and the bridge
+    // presents the seat's number nearest the destination (local presence).
     const chosen = from || (this.callerIds.length > 1 ? this._el.fromSelect.value : '');
     if (chosen) msg.from = chosen;
     if (metadata !== undefined && metadata !== null) msg.metadata = metadata;
     this._el.number.value = to;
     this._clearError();
-    this.currentCall = { call_id: '', request_id, state: 'dialing', to, from: chosen || this.callerIds[0] || '' };
+    const auto = this._autoFrom && this._autoFrom.typed === to ? this._autoFrom.from : '';
+    this.currentCall = { call_id: '', request_id, state: 'dialing', to, from: chosen || auto || this.callerIds[0] || '' };
     this._renderCall();
     return new Promise((resolve, reject) => {
       this._pendingCalls.set(request_id, { resolve, reject });
@@ -657,6 +667,7 @@ export class CallbridgeSoftphone extends HTMLElement {
       case 'error': this._onError(msg); break;
       case 'held': this._onHeld(msg); break;
       case 'dtmf': this._onRemoteDigit(msg); break;
+      case 'caller_id': this._onCallerId(msg); break;
       case 'ping': this._sendNow({ type: 'pong' }); break;
       default: break; // pong and unknown types are ignored (protocol: clients ignore unknown ones)
     }
@@ -963,6 +974,11 @@ export class CallbridgeSoftphone extends HTMLElement {
   }
 
   _onError(msg) {
+    // A refused caller-id preview (a number still being typed) is not shown.
+    if (typeof msg.request_id === 'string' && msg.request_id.startsWith('cid-')) {
+      if (msg.request_id === this._autoReq) { this._autoFrom = null; this._renderCallerIds(); }
+      return;
+    }
     const code = msg.code || 'internal';
     const pending = msg.request_id && this._pendingCalls.get(msg.request_id);
     if (pending) {
@@ -1052,6 +1068,7 @@ export class CallbridgeSoftphone extends HTMLElement {
       const b = e.target.closest('button[data-digit]');
       if (b) this._key(b.dataset.digit);
     });
+    el.number.addEventListener('input', () => this._previewCallerId());
     el.number.addEventListener('keydown', (e) => {
       if (e.key === 'Enter') { e.preventDefault(); if (!this.currentCall) this._callFromUI(); }
     });
@@ -1085,12 +1102,42 @@ export class CallbridgeSoftphone extends HTMLElement {
   _renderCallerIds() {
     const sel = this._el.fromSelect;
     const prev = sel.value;
-    sel.replaceChildren(...this.callerIds.map((id) => {
+    const auto = document.createElement('option');
+    auto.value = '';
+    auto.className = 'auto';
+    const a = this._autoFrom;
+    auto.textContent = a ? `Automatic: ${a.from} (${WHY_TEXT[a.why] || a.why})` : 'Automatic: nearest to the number';
+    auto.selected = prev === '';
+    sel.replaceChildren(auto, ...this.callerIds.map((id) => {
       const o = document.createElement('option');
       o.value = id; o.textContent = id; o.selected = id === prev;
       return o;
     }));
     this._el.from.hidden = this.callerIds.length < 2;
+  }
+
+  // Asks the bridge which caller id a call to the typed number would
+  // present (signaling extension caller_id), a moment after typing stops.
+  _previewCallerId() {
+    clearTimeout(this._autoTimer);
+    if (!this._ready || this.callerIds.length < 2) return;
+    const to = this._el.number.value.trim();
+    if (to.replace(/\D/g, '').length < 6) {
+      if (this._autoFrom) { this._autoFrom = null; this._renderCallerIds(); }
+      return;
+    }
+    this._autoTimer = setTimeout(() => {
+      this._autoReq = `cid-${++this._reqSeq}`;
+      this._autoTyped = to;
+      this._send({ type: 'caller_id', request_id: this._autoReq, to });
+    }, 250);
+  }
+
+  _onCallerId(msg) {
+    if (msg.request_id !== this._autoReq) return; // an older preview
+    this._autoFrom = { typed: this._autoTyped, to: msg.to, from: msg.from, why: msg.why, country: msg.country, area: msg.area };
+    this._renderCallerIds();
+    this._emit('caller_id', this._autoFrom);
   }
 
   _renderCall(ended) {
