@@ -26,6 +26,7 @@ import (
 	"github.com/callbridge/callbridge/media"
 	"github.com/callbridge/callbridge/phone"
 	"github.com/callbridge/callbridge/record"
+	"github.com/callbridge/callbridge/routing"
 )
 
 // DefaultMediaWait is how long a call request waits for the session's
@@ -73,7 +74,11 @@ type Bridge struct {
 
 	probe trunkProbe
 
-	seats func(id string) (*config.Seat, bool) // WithSeats; default the file's seats
+	seats        func(id string) (*config.Seat, bool) // WithSeats; default the file's seats
+	router       Router                               // WithRouter; default the file's trunks and routes
+	routeMetrics *routing.Metrics                     // WithRouteMetrics
+	gates        *routing.Gates                       // each trunk's health, breaker and calls
+	learnedHosts sync.Map                             // trunk host -> true once learnTrunkHost ran
 
 	// Who may talk SIP to the bridge (docs/SECURITY.md): the trunk's
 	// addresses, learned from DNS and from its responses, and the
@@ -126,9 +131,26 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 	if b.metrics == nil {
 		b.metrics = NewMetrics(nil)
 	}
+	if b.routeMetrics == nil {
+		b.routeMetrics = routing.NewMetrics(nil)
+	}
+	b.gates = routing.NewGates(0, 0, b.clock.Now)
+	if b.router == nil {
+		r, err := fileRouter(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: routes: %w", err)
+		}
+		b.router = r
+	}
+	// The first trunk is the one the OPTIONS probe of sip.options_interval
+	// watches, and the one sip.domain defaults to.
+	trunkURI := cfg.SIP.Trunk
+	if list := cfg.TrunkList(); trunkURI == "" && len(list) > 0 {
+		trunkURI = list[0].Address
+	}
 	trunk := sip.Uri{}
-	if err := sip.ParseUri(cfg.SIP.Trunk, &trunk); err != nil {
-		return nil, fmt.Errorf("bridge: sip.trunk %q: %w", cfg.SIP.Trunk, err)
+	if err := sip.ParseUri(trunkURI, &trunk); err != nil {
+		return nil, fmt.Errorf("bridge: sip.trunk %q: %w", trunkURI, err)
 	}
 	b.trunk = trunk
 	b.learnTrunkHost(trunk.Host)

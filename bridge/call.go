@@ -52,6 +52,7 @@ type Call struct {
 	answeredAt time.Time     // guarded by mu
 	endedAt    time.Time     // guarded by mu
 	cause      *record.Cause // guarded by mu; set once, when the end is known
+	routing    routeState    // guarded by mu
 }
 
 func newCall(b *Bridge, req CallRequest, from, to string) *Call {
@@ -200,7 +201,7 @@ func (c *Call) run() {
 	}
 	c.emit(StateDialing)
 
-	dialog, ringCause, err := c.sip.dial(c.ctx, c.From, c.To, sipCredentials{c.seat.SIPUsername, c.seat.SIPPassword})
+	dialog, ringCause, err := c.dialTrunks()
 	if err != nil {
 		if dialog == nil {
 			c.log.Warn("INVITE not sent", "error", err)
@@ -380,6 +381,7 @@ func (c *Call) finish() {
 	c.group.Wait()
 	c.joint.leave()
 	c.sip.close()
+	c.releaseTrunk()
 	c.mu.Lock()
 	if c.cause == nil {
 		c.cause = &record.Cause{Q850: record.Q850TemporaryFailure, Reason: "call failed", By: record.ByBridge}

@@ -81,6 +81,28 @@ type CallRecord struct {
 	// Interrupted marks a call the bridge lost in a crash or restart; its
 	// completion was written on the next start.
 	Interrupted bool
+	// Route is the route that chose the trunks; Trunk the trunk that
+	// carried the call (or the last one tried); Attempts every trunk tried
+	// or skipped, in order.
+	Route    string
+	Trunk    string
+	Attempts []Attempt
+}
+
+// Attempt is one trunk a call tried (or skipped) on its way out.
+type Attempt struct {
+	Trunk string `json:"trunk"`
+	// Result is answered, failover (the next trunk was tried), final (the
+	// call ended with this trunk's answer) or skipped (not tried: down,
+	// open, full).
+	Result string `json:"result"`
+	// Status is the SIP final status, 0 when none came.
+	Status int `json:"status,omitempty"`
+	// Reason says why: the status, no_response, or the skip reason.
+	Reason    string `json:"reason,omitempty"`
+	StartedAt Time   `json:"started_at"`
+	// PDDMS is the post-dial delay: INVITE to first ringing or final response.
+	PDDMS int64 `json:"pdd_ms,omitempty"`
 }
 
 // Quality summarizes the media of both directions.
@@ -203,6 +225,9 @@ type callJSON struct {
 	Metadata    map[string]any `json:"metadata,omitempty"`
 	Quality     *Quality       `json:"quality,omitempty"`
 	Interrupted bool           `json:"interrupted,omitempty"`
+	Route       string         `json:"route,omitempty"`
+	Trunk       string         `json:"trunk,omitempty"`
+	Attempts    []Attempt      `json:"attempts,omitempty"`
 }
 
 // MarshalJSON writes the record with the contract's field names; times are
@@ -213,6 +238,7 @@ func (c CallRecord) MarshalJSON() ([]byte, error) {
 		Status: c.Status, StartedAt: Time{c.StartedAt}, AnsweredAt: Time{c.AnsweredAt},
 		EndedAt: Time{c.EndedAt}, DurationS: c.DurationS, Hangup: c.Hangup,
 		SIPCallID: c.SIPCallID, Metadata: c.Metadata, Quality: c.Quality, Interrupted: c.Interrupted,
+		Route: c.Route, Trunk: c.Trunk, Attempts: c.Attempts,
 	})
 }
 
@@ -227,6 +253,7 @@ func (c *CallRecord) UnmarshalJSON(b []byte) error {
 		Status: w.Status, StartedAt: w.StartedAt.T, AnsweredAt: w.AnsweredAt.T,
 		EndedAt: w.EndedAt.T, DurationS: w.DurationS, Hangup: w.Hangup,
 		SIPCallID: w.SIPCallID, Metadata: w.Metadata, Quality: w.Quality, Interrupted: w.Interrupted,
+		Route: w.Route, Trunk: w.Trunk, Attempts: w.Attempts,
 	}
 	return nil
 }

@@ -57,6 +57,19 @@ func (g *Gates) Sync(maxCalls map[string]int) {
 	}
 }
 
+// Ensure adds a trunk the set does not hold yet (a trunk provisioned
+// since the last Sync), or updates its max_calls.
+func (g *Gates) Ensure(name string, maxCalls int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t, ok := g.trunks[name]
+	if !ok {
+		t = &gate{breaker: NewBreaker(g.failures, g.cooldown, g.now)}
+		g.trunks[name] = t
+	}
+	t.maxCalls = maxCalls
+}
+
 // SetDown marks a trunk down (no answer to OPTIONS) or up again.
 func (g *Gates) SetDown(name string, down bool) {
 	g.mu.Lock()
