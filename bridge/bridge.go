@@ -79,6 +79,7 @@ type Bridge struct {
 	routeMetrics *routing.Metrics                     // WithRouteMetrics
 	gates        *routing.Gates                       // each trunk's health, breaker and calls
 	learnedHosts sync.Map                             // trunk host -> true once learnTrunkHost ran
+	trunkList    func() []config.Trunk                // WithTrunkList; the trunks ProbeTrunks watches
 
 	// Who may talk SIP to the bridge (docs/SECURITY.md): the trunk's
 	// addresses, learned from DNS and from its responses, and the
@@ -359,7 +360,9 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (CallControl, e
 		return nil, fmt.Errorf("%w: metadata over 4 KiB", errBadRequest)
 	}
 
-	if !b.trunkUp() {
+	// With sip.trunk alone, a trunk known down refuses the call at once;
+	// with trunks:, the route's other trunks are tried (ProbeTrunks).
+	if len(b.cfg.Trunks) == 0 && !b.trunkUp() {
 		st := b.Trunk()
 		return nil, fmt.Errorf("%w: no answer to OPTIONS since %s", ErrTrunkUnavailable, st.LastOK.Format(time.RFC3339))
 	}

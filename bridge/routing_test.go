@@ -156,3 +156,38 @@ func TestFullTrunkIsSkipped(t *testing.T) {
 	st1.wait(t, bridge.StateEnded, 5*time.Second)
 	st2.wait(t, bridge.StateEnded, 5*time.Second)
 }
+
+// A trunk that does not answer OPTIONS is marked down and skipped; the
+// call goes to the next trunk of its route at once.
+func TestTrunkDownByOptionsIsSkipped(t *testing.T) {
+	a := siptest.Silent(t)
+	b := siptest.Start(t, siptest.Script{RTPPort: 30002})
+	every := 50 * time.Millisecond
+	br := newBridge(t, a, func(c *config.Config) {
+		twoTrunks(a, b)(c)
+		c.Trunks[0].OptionsInterval = &every
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); br.ProbeTrunks(ctx) }()
+	defer func() { cancel(); <-done }()
+	require.Eventually(t, func() bool {
+		for _, g := range br.TrunkGates() {
+			if g.Name == "a" && g.Down {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "trunk a never marked down")
+
+	c, st := call(t, br, "+14155550123")
+	st.wait(t, bridge.StateAnswered, 5*time.Second)
+	info := c.Info()
+	assert.Equal(t, "b", info.Trunk)
+	require.Len(t, info.Attempts, 2)
+	assert.Equal(t, "skipped", info.Attempts[0].Result)
+	assert.Equal(t, "down", info.Attempts[0].Reason)
+	assert.Len(t, b.Requests(sip.INVITE), 1)
+	c.Hangup()
+	st.wait(t, bridge.StateEnded, 5*time.Second)
+}

@@ -330,6 +330,9 @@ func (l *sipLeg) remoteBye(req *sip.Request, tx sip.ServerTransaction) {
 	if q, text, ok := ReasonQ850(req); ok {
 		cause.Q850, cause.Reason = q, text
 	}
+	// The cause is the call's before the dialog ends: ReadBye ends the
+	// dialog's context, which the call also watches.
+	l.owner.hungUp(cause)
 	l.mu.Lock()
 	dialog := l.dialog
 	l.mu.Unlock()
@@ -340,7 +343,6 @@ func (l *sipLeg) remoteBye(req *sip.Request, tx sip.ServerTransaction) {
 	} else {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
 	}
-	l.owner.hungUp(cause)
 }
 
 // In-dialog requests from the trunk: re-INVITE, UPDATE, INFO, ACK with an

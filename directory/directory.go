@@ -424,3 +424,20 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
+
+// Route is a bridge.Router over the live directory: the route for an
+// E.164 destination and its trunks in the order of this call's attempts.
+func (d *Directory) Route(e164 string) (string, []config.Trunk, error) {
+	snap := d.Snapshot()
+	r, order, err := snap.Plan(e164)
+	if err != nil {
+		return "", nil, err
+	}
+	out := make([]config.Trunk, 0, len(order))
+	for _, name := range order {
+		if t, ok := snap.Trunk(name); ok {
+			out = append(out, t)
+		}
+	}
+	return r.ID, out, nil
+}

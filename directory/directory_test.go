@@ -124,6 +124,12 @@ func TestConfigDeclarative(t *testing.T) {
 	_, order, err = snap.Plan("+14155550199")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "b"}, order)
+	id, trunks, err := d.Route("+442079460000")
+	require.NoError(t, err)
+	assert.Equal(t, "uk", id)
+	require.Len(t, trunks, 2)
+	assert.Equal(t, "b", trunks[0].Name)
+	assert.Equal(t, "sip:127.0.0.1:5082", trunks[0].Address)
 
 	// A restart with the same file writes nothing.
 	v := snap.Version

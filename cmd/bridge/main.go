@@ -35,6 +35,7 @@ import (
 	"github.com/callbridge/callbridge/directory"
 	"github.com/callbridge/callbridge/provision"
 	"github.com/callbridge/callbridge/record"
+	"github.com/callbridge/callbridge/routing"
 	"github.com/callbridge/callbridge/signaling"
 	"github.com/callbridge/callbridge/store/backend"
 	"github.com/callbridge/callbridge/web"
@@ -177,7 +178,7 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	defer func() { stop(); dirWG.Wait() }()
 
 	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)),
-		bridge.WithSeats(dir.LookupSeat))
+		bridge.WithSeats(dir.LookupSeat), bridge.WithRouter(dir.Route), bridge.WithTrunkList(func() []config.Trunk { return dir.Snapshot().Trunks }), bridge.WithRouteMetrics(routing.NewMetrics(reg)))
 	if err != nil {
 		return err
 	}
@@ -216,6 +217,10 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	}
 
 	go b.ProbeTrunk(ctx)
+	// Every trunk with an options_interval, as the directory has them.
+	probeDone := make(chan struct{})
+	go func() { defer close(probeDone); b.ProbeTrunks(ctx) }()
+	defer func() { stop(); <-probeDone }()
 
 	var mux net.PacketConn
 	if cfg.WebRTC.UDPPort != 0 {
