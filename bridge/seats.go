@@ -29,9 +29,26 @@ func (b *Bridge) seat(id string) (*config.Seat, bool) {
 // caller ids the token allows, the one in the destination's area code,
 // else its country, else the seat's default (the first). The widget asks
 // for it ahead of the call to show the choice and why.
+//
+// to is already normalized; a number outside E.164 (an emergency number
+// the dialing rules let through) gets the default.
 func (b *Bridge) PickCallerID(sa *SeatAuth, to string) (routing.Choice, error) {
-	_, c, err := b.PreviewCallerID(sa, to)
-	return c, err
+	if len(sa.CallerIDs) == 0 {
+		return routing.Choice{}, fmt.Errorf("%w: the seat has no caller id", ErrCallerIDNotAllowed)
+	}
+	if !phone.IsE164(to) {
+		return routing.Choice{Number: sa.CallerIDs[0], Why: routing.WhyDefault}, nil
+	}
+	return pick(sa, to), nil
+}
+
+func pick(sa *SeatAuth, e164 string) routing.Choice {
+	dids := make([]routing.DID, len(sa.CallerIDs))
+	for i, n := range sa.CallerIDs {
+		dids[i] = routing.DID{Number: n, Default: i == 0}
+	}
+	c, _ := routing.PickCallerID(e164, dids)
+	return c
 }
 
 // PreviewCallerID is PickCallerID that also returns `to` in E.164.
@@ -43,10 +60,5 @@ func (b *Bridge) PreviewCallerID(sa *SeatAuth, to string) (string, routing.Choic
 	if len(sa.CallerIDs) == 0 {
 		return "", routing.Choice{}, fmt.Errorf("%w: the seat has no caller id", ErrCallerIDNotAllowed)
 	}
-	dids := make([]routing.DID, len(sa.CallerIDs))
-	for i, n := range sa.CallerIDs {
-		dids[i] = routing.DID{Number: n, Default: i == 0}
-	}
-	c, _ := routing.PickCallerID(e164, dids)
-	return e164, c, nil
+	return e164, pick(sa, e164), nil
 }

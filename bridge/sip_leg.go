@@ -330,8 +330,8 @@ func (l *sipLeg) remoteBye(req *sip.Request, tx sip.ServerTransaction) {
 	if q, text, ok := ReasonQ850(req); ok {
 		cause.Q850, cause.Reason = q, text
 	}
-	// The cause is the call's before the dialog ends: ReadBye ends the
-	// dialog's context, which the call also watches.
+	// The cause first: answering the BYE ends the dialog, which the call
+	// would otherwise take for a plain hang-up.
 	l.owner.hungUp(cause)
 	l.mu.Lock()
 	dialog := l.dialog

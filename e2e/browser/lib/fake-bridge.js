@@ -176,16 +176,6 @@ export async function startFakeBridge(opts = {}) {
           session.callState(call, 'ended', { cause: call.state === 'answered' ? { sip_code: 200, q850: 16, reason: 'Normal call clearing', by: 'agent' } : { sip_code: 487, q850: 127, reason: 'Request Terminated', by: 'agent' } });
           break;
         }
-        case 'caller_id': {
-          // Like the bridge's local presence, for the numbers the tests use:
-          // a UK number gets the seat's UK number, anything else the default.
-          const digits = String(msg.to || '').replace(/\D/g, '');
-          const uk = bridge.callerIds.find((id) => id.startsWith('+44'));
-          if (digits.length < 6) { session.send({ type: 'error', request_id: msg.request_id, code: 'invalid_number', message: 'too short' }); break; }
-          const pick = digits.startsWith('44') && uk ? { from: uk, why: 'same_country', country: 'GB' } : { from: bridge.callerIds[0], why: 'default' };
-          session.send({ type: 'caller_id', request_id: msg.request_id, to: `+${digits}`, ...pick });
-          break;
-        }
         case 'hold':
           (opts.onHold || ((b, s, m) => s.send({ type: 'error', request_id: m.request_id, code: 'bad_request', message: 'hold is not supported' })))(bridge, session, msg);
           break;

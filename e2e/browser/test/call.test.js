@@ -149,7 +149,7 @@ test('caller-id picker when the seat has several numbers', async () => {
     await status(env, 'Ready');
     const picker = env.phone.getByRole('combobox', { name: 'Call from' });
     await picker.waitFor();
-    assert.deepEqual(await picker.locator('option').allTextContents(), ['Automatic: nearest to the number', '+14155550100', '+442071838750']);
+    assert.deepEqual(await picker.locator('option').allTextContents(), ['+14155550100', '+442071838750']);
     await picker.selectOption('+442071838750');
     await shot(env.page, 'caller-id-picker');
     await env.phone.locator('.number').fill('(415) 555-0100');
@@ -158,27 +158,6 @@ test('caller-id picker when the seat has several numbers', async () => {
     const msg = env.bridge.sent('call')[0];
     assert.equal(msg.from, '+442071838750');
     assert.equal(msg.to, '(415) 555-0100', 'the bridge normalizes; the widget sends what was typed');
-  } finally { await env.close(); }
-});
-
-test('caller-id picker shows the automatic choice and why', async () => {
-  const env = await openDemo(browser, { bridgeOpts: { callerIds: ['+14155550100', '+442071838750'] } });
-  try {
-    await status(env, 'Ready');
-    const picker = env.phone.getByRole('combobox', { name: 'Call from' });
-    await picker.waitFor();
-    await env.phone.locator('.number').fill('+44 20 7946 0000');
-    const auto = picker.locator('option').first();
-    await env.page.waitForFunction((el) => el.textContent.includes('+442071838750'), await auto.elementHandle());
-    assert.equal(await auto.textContent(), 'Automatic: +442071838750 (same country)');
-    const asked = env.bridge.sent('caller_id');
-    assert.equal(asked[asked.length - 1].to, '+44 20 7946 0000');
-    await shot(env.page, 'caller-id-automatic');
-    await env.phone.locator('.number').press('Enter');
-    await env.nextCall();
-    const msg = env.bridge.sent('call')[0];
-    assert.equal(msg.from, undefined, 'automatic: the bridge picks');
-    await env.phone.locator('.number').fill('+33 1 42 68 53 00');
   } finally { await env.close(); }
 });
 
