@@ -6,14 +6,21 @@ import (
 )
 
 // MountAdmin registers the bridge's operator endpoints, each behind guard
-// (the admin token): GET /v1/admin/calls (the calls in progress) and
-// GET /v1/admin/trunk (the trunk's OPTIONS health).
+// (the admin token): GET /v1/admin/calls (the calls in progress),
+// GET /v1/admin/trunk (the trunk's OPTIONS health) and GET
+// /v1/admin/routing (every trunk's state and figures).
 func (b *Bridge) MountAdmin(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
 	mux.Handle("GET /v1/admin/calls", guard(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, map[string]any{"calls": b.CallInfos()})
 	})))
 	mux.Handle("GET /v1/admin/trunk", guard(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, b.Trunk())
+	})))
+	// Every trunk's live state (OPTIONS, breaker, calls) and the attempts,
+	// answers, failovers, ASR and post-dial delay per trunk and route.
+	mux.Handle("GET /v1/admin/routing", guard(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		trunks, routes := b.routeMetrics.Snapshot()
+		writeJSON(w, map[string]any{"gates": b.TrunkGates(), "trunks": trunks, "routes": routes})
 	})))
 }
 

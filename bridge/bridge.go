@@ -26,6 +26,7 @@ import (
 	"github.com/callbridge/callbridge/media"
 	"github.com/callbridge/callbridge/phone"
 	"github.com/callbridge/callbridge/record"
+	"github.com/callbridge/callbridge/routing"
 )
 
 // DefaultMediaWait is how long a call request waits for the session's
@@ -90,6 +91,14 @@ type Bridge struct {
 
 	probe trunkProbe
 
+	seats        func(id string) (*config.Seat, bool)  // WithSeats; default the file's seats
+	dids         func(did string) (*config.Seat, bool) // WithDIDs; default the file's seats' caller ids
+	router       Router                                // WithRouter; default the file's trunks and routes
+	routeMetrics *routing.Metrics                      // WithRouteMetrics
+	gates        *routing.Gates                        // each trunk's health, breaker and calls
+	learnedHosts sync.Map                              // trunk host -> true once learnTrunkHost ran
+	trunkList    func() []config.Trunk                 // WithTrunkList; the trunks ProbeTrunks watches
+
 	// Who may talk SIP to the bridge (docs/SECURITY.md): the trunk's
 	// addresses, learned from DNS and from its responses, and the
 	// configured sip.allowed_sources; RTP may also come from
@@ -143,9 +152,26 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 	if b.metrics == nil {
 		b.metrics = NewMetrics(nil)
 	}
+	if b.routeMetrics == nil {
+		b.routeMetrics = routing.NewMetrics(nil)
+	}
+	b.gates = routing.NewGates(0, 0, b.clock.Now)
+	if b.router == nil {
+		r, err := fileRouter(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: routes: %w", err)
+		}
+		b.router = r
+	}
+	// The first trunk is the one the OPTIONS probe of sip.options_interval
+	// watches, and the one sip.domain defaults to.
+	trunkURI := cfg.SIP.Trunk
+	if list := cfg.TrunkList(); trunkURI == "" && len(list) > 0 {
+		trunkURI = list[0].Address
+	}
 	trunk := sip.Uri{}
-	if err := sip.ParseUri(cfg.SIP.Trunk, &trunk); err != nil {
-		return nil, fmt.Errorf("bridge: sip.trunk %q: %w", cfg.SIP.Trunk, err)
+	if err := sip.ParseUri(trunkURI, &trunk); err != nil {
+		return nil, fmt.Errorf("bridge: sip.trunk %q: %w", trunkURI, err)
 	}
 	b.trunk = trunk
 	b.learnTrunkHost(trunk.Host)
@@ -300,7 +326,7 @@ func (b *Bridge) Authenticate(token string) (*SeatAuth, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
-	seat, ok := b.cfg.Seat(claims.Seat)
+	seat, ok := b.seat(claims.Seat)
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown seat %q", ErrUnauthorized, claims.Seat)
 	}
@@ -375,10 +401,12 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (CallControl, e
 	}
 	from := req.From
 	if from == "" {
-		if len(req.Auth.CallerIDs) == 0 {
-			return nil, fmt.Errorf("%w: the seat has no caller id", ErrCallerIDNotAllowed)
+		// Local presence: the seat's DID nearest the destination.
+		choice, err := b.PickCallerID(req.Auth, to)
+		if err != nil {
+			return nil, err
 		}
-		from = req.Auth.CallerIDs[0]
+		from = choice.Number
 	} else {
 		norm, err := phone.Normalize(from, seat.Country)
 		if err != nil || !slices.Contains(req.Auth.CallerIDs, norm) {
@@ -399,7 +427,9 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (CallControl, e
 			return nil, fmt.Errorf("%w: %v", ErrTooBusy, err)
 		}
 	}
-	if !b.trunkUp() {
+	// With sip.trunk alone, a trunk known down refuses the call at once;
+	// with trunks:, the route's other trunks are tried (ProbeTrunks).
+	if len(b.cfg.Trunks) == 0 && !b.trunkUp() {
 		st := b.Trunk()
 		return nil, fmt.Errorf("%w: no answer to OPTIONS since %s", ErrTrunkUnavailable, st.LastOK.Format(time.RFC3339))
 	}

@@ -58,6 +58,7 @@ type Call struct {
 	answeredBy *record.AnsweredBy // the session that answered an inbound call; guarded by mu
 	missed     string             // why an inbound call was missed; guarded by mu
 	fwd        *sipLeg            // the forward leg of a forwarded inbound call; guarded by mu
+	routing    routeState         // guarded by mu
 }
 
 func newCall(b *Bridge, req CallRequest, from, to string) *Call {
@@ -207,7 +208,7 @@ func (c *Call) run() {
 	}
 	c.emit(StateDialing)
 
-	dialog, ringCause, err := c.sip.dial(c.ctx, c.From, c.To, sipCredentials{c.seat.SIPUsername, c.seat.SIPPassword})
+	dialog, ringCause, err := c.dialTrunks()
 	if err != nil {
 		if dialog == nil {
 			c.log.Warn("INVITE not sent", "error", err)
@@ -393,6 +394,7 @@ func (c *Call) finish() {
 	if fwd := c.forwardLeg(); fwd != nil {
 		fwd.close()
 	}
+	c.releaseTrunk()
 	c.mu.Lock()
 	if c.cause == nil {
 		c.cause = &record.Cause{Q850: record.Q850TemporaryFailure, Reason: "call failed", By: record.ByBridge}

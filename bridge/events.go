@@ -41,6 +41,9 @@ func (c *Call) record(typ string) record.CallRecord {
 		To:        info.To,
 		StartedAt: info.StartedAt,
 		SIPCallID: info.SIPCallID,
+		Route:     info.Route,
+		Trunk:     info.Trunk,
+		Attempts:  info.Attempts,
 	}
 	c.mu.Lock()
 	if c.answeredBy != nil {

@@ -96,6 +96,9 @@ func (b *Bridge) sessionsOf(seat string) []RingTarget {
 // seatForDID is the seat a DID (E.164) belongs to: the one lookup of
 // inbound routing.
 func (b *Bridge) seatForDID(did string) (*config.Seat, bool) {
+	if b.dids != nil {
+		return b.dids(did)
+	}
 	for i := range b.cfg.Seats {
 		for _, id := range b.cfg.Seats[i].CallerIDs {
 			if id == did {
@@ -107,7 +110,12 @@ func (b *Bridge) seatForDID(did string) (*config.Seat, bool) {
 }
 
 // seatByID is a seat by its id (hunt groups).
-func (b *Bridge) seatByID(id string) (*config.Seat, bool) { return b.cfg.Seat(id) }
+func (b *Bridge) seatByID(id string) (*config.Seat, bool) {
+	if b.seats != nil {
+		return b.seats(id)
+	}
+	return b.cfg.Seat(id)
+}
 
 // defaultRegion normalizes numbers the trunk sends without a country code.
 func (b *Bridge) defaultRegion() string {
@@ -598,7 +606,8 @@ func (c *Call) forward(number string) {
 	stop := context.AfterFunc(c.sip.uas.Context(), cancel)
 	defer stop()
 	c.log.Info("forwarding", "to", number)
-	dialog, _, err := fwd.dial(ctx, c.To, number, sipCredentials{c.seat.SIPUsername, c.seat.SIPPassword})
+	dialog, _, err := fwd.dial(ctx, c.To, number, sipCredentials{c.seat.SIPUsername, c.seat.SIPPassword}, nil,
+		TrunkHeaderData{Seat: c.seat.ID, CallerID: c.To, To: number, CallID: c.ID})
 	if err != nil {
 		if c.sip.uas.Context().Err() != nil {
 			c.setCause(record.Cause{SIPCode: 487, Q850: record.Q850NormalClearing, Reason: "The caller hung up while it was forwarded", By: record.ByRemote})

@@ -28,6 +28,11 @@ type CallInfo struct {
 	Cause      *record.Cause      `json:"cause,omitempty"`
 	Metadata   json.RawMessage    `json:"metadata,omitempty"`
 	Media      MediaInfo          `json:"media"`
+	// Route, Trunk and Attempts say how the call left: the route, the
+	// trunk that carried it, every trunk tried or skipped.
+	Route    string           `json:"route,omitempty"`
+	Trunk    string           `json:"trunk,omitempty"`
+	Attempts []record.Attempt `json:"attempts,omitempty"`
 }
 
 // MediaInfo is what each leg's RTP did, per direction.
@@ -86,6 +91,8 @@ func (c *Call) Info() CallInfo {
 		by := *c.answeredBy
 		ci.AnsweredBy = &by
 	}
+	ci.Route, ci.Trunk = c.routing.route, c.routing.trunk
+	ci.Attempts = append([]record.Attempt(nil), c.routing.attempts...)
 	c.mu.Unlock()
 	c.sip.describe(&ci.Media)
 	c.joint.describe(&ci.Media)

@@ -18,26 +18,34 @@ type inviteParams struct {
 	cseq      uint32
 	sdp       []byte
 	se, minSE time.Duration // RFC 4028 Session-Expires and Min-SE; se 0 = no timer
+	// target is the trunk of this attempt; nil = sip.trunk.
+	target *trunkTarget
+	// headerData feeds the trunk's identity and header templates.
+	headerData TrunkHeaderData
 }
 
 // newInvite builds an initial INVITE (RFC 3261 §8.1.1): Request-URI and To
 // are the destination at sip.domain, From is the seat's caller id. When
 // sip.domain differs from the trunk's host, the trunk is an outbound proxy
 // and is put in a preloaded Route (RFC 3261 §8.1.2) with lr.
-func (b *Bridge) newInvite(p inviteParams) *sip.Request {
-	recipient := sip.Uri{Scheme: "sip", User: p.to, Host: b.domain, UriParams: sip.NewParams()}
-	proxied := !strings.EqualFold(b.domain, b.trunk.Host)
-	if !proxied {
-		recipient.Port = b.trunk.Port
+func (b *Bridge) newInvite(p inviteParams) (*sip.Request, error) {
+	trunk, transport, domain := b.trunk, b.transport, b.domain
+	if t := p.target; t != nil {
+		trunk, transport, domain = t.uri, t.transport, t.domain
 	}
-	if b.transport != "udp" {
-		recipient.UriParams.Add("transport", b.transport)
+	recipient := sip.Uri{Scheme: "sip", User: p.to, Host: domain, UriParams: sip.NewParams()}
+	proxied := !strings.EqualFold(domain, trunk.Host)
+	if !proxied {
+		recipient.Port = trunk.Port
+	}
+	if transport != "udp" {
+		recipient.UriParams.Add("transport", transport)
 	}
 	req := sip.NewRequest(sip.INVITE, recipient)
 	if proxied {
-		route := sip.Uri{Scheme: "sip", Host: b.trunk.Host, Port: b.trunk.Port, UriParams: sip.NewParams()}
-		if b.transport != "udp" {
-			route.UriParams.Add("transport", b.transport)
+		route := sip.Uri{Scheme: "sip", Host: trunk.Host, Port: trunk.Port, UriParams: sip.NewParams()}
+		if transport != "udp" {
+			route.UriParams.Add("transport", transport)
 		}
 		route.UriParams.Add("lr", "")
 		req.AppendHeader(sip.NewHeader("Route", "<"+route.String()+">"))
@@ -45,7 +53,7 @@ func (b *Bridge) newInvite(p inviteParams) *sip.Request {
 	fromHdr := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: p.from, Host: b.domain}, Params: sip.NewParams()}
 	fromHdr.Params.Add("tag", p.fromTag)
 	req.AppendHeader(fromHdr)
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: p.to, Host: b.domain}, Params: sip.NewParams()})
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: p.to, Host: domain}, Params: sip.NewParams()})
 	callID := sip.CallIDHeader(p.callID)
 	req.AppendHeader(&callID)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: p.cseq, MethodName: sip.INVITE})
@@ -58,8 +66,15 @@ func (b *Bridge) newInvite(p inviteParams) *sip.Request {
 		req.AppendHeader(sip.NewHeader("Min-SE", strconv.Itoa(int(p.minSE/time.Second))))
 	}
 	req.SetBody(p.sdp)
-	req.SetTransport(b.transport)
-	return req
+	req.SetTransport(transport)
+	if t := p.target; t != nil {
+		// From host, user=phone, P-Asserted/Preferred-Identity, Privacy,
+		// the trunk's extra headers.
+		if err := t.identity.Apply(req, b.domain, p.headerData); err != nil {
+			return nil, err
+		}
+	}
+	return req, nil
 }
 
 // sessionTimer is a negotiated RFC 4028 session interval.

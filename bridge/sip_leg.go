@@ -71,6 +71,8 @@ type sipLeg struct {
 	sdpVer          uint64                     // o= version of our last SDP; guarded by mu
 	timer           sessionTimer               // negotiated session timer; guarded by mu
 	pendingReinvite bool                       // an offerless re-INVITE awaits its ACK's answer; guarded by mu
+	cseq            uint32                     // CSeq of the last INVITE outside the dialog; guarded by mu
+	firstProgress   time.Time                  // first provisional response of the current attempt; guarded by mu
 }
 
 func newSIPLeg(b *Bridge, owner legOwner, log *slog.Logger) *sipLeg {
@@ -115,14 +117,34 @@ func (l *sipLeg) close() {
 // dial sends the INVITE, retrying once after 422 (RFC 4028 §7.4), and
 // waits for its final response. ringCause says which of our timers, if
 // any, cut the wait short; dialog is nil when the INVITE was never sent.
-func (l *sipLeg) dial(ctx context.Context, from, to string, seat sipCredentials) (dialog *sipgo.DialogClientSession, ringCause, err error) {
+//
+// Each trunk a call tries is one dial: the same Call-ID and From tag with
+// the next CSeq, as for any retry of the request to another server (RFC
+// 3261 §8.1.3.4, §21.5.4).
+func (l *sipLeg) dial(ctx context.Context, from, to string, seat sipCredentials, target *trunkTarget, data TrunkHeaderData) (dialog *sipgo.DialogClientSession, ringCause, err error) {
 	l.mu.Lock()
 	offer := l.localSDP
+	l.cseq++
+	cseq := l.cseq
 	l.mu.Unlock()
-	p := inviteParams{
-		from: from, to: to, callID: l.callID, fromTag: l.fromTag, cseq: 1, sdp: offer,
-		se: l.b.cfg.SIP.SessionExpires, minSE: l.b.cfg.SIP.MinSE,
+	l.gotResponse.Store(false)
+	if target != nil && target.cred != nil {
+		seat = *target.cred
 	}
+	p := inviteParams{
+		from: from, to: to, callID: l.callID, fromTag: l.fromTag, cseq: cseq, sdp: offer,
+		se: l.b.cfg.SIP.SessionExpires, minSE: l.b.cfg.SIP.MinSE, target: target, headerData: data,
+	}
+	defer func() {
+		l.mu.Lock()
+		l.cseq = max(l.cseq, p.cseq)
+		if dialog != nil && dialog.InviteRequest != nil {
+			if h := dialog.InviteRequest.CSeq(); h != nil {
+				l.cseq = max(l.cseq, h.SeqNo) // digest retries count too
+			}
+		}
+		l.mu.Unlock()
+	}()
 	for attempt := 0; ; attempt++ {
 		dialog, ringCause, err = l.invite(ctx, p, seat)
 		if err == nil {
@@ -146,7 +168,11 @@ type sipCredentials struct{ username, password string }
 
 // invite sends one INVITE and waits for its final response.
 func (l *sipLeg) invite(ctx context.Context, p inviteParams, cred sipCredentials) (dialog *sipgo.DialogClientSession, ringCause, err error) {
-	dialog, err = l.b.dialogUA.WriteInvite(ctx, l.b.newInvite(p))
+	req, err := l.b.newInvite(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	dialog, err = l.b.dialogUA.WriteInvite(ctx, req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -196,6 +222,11 @@ func (l *sipLeg) onProvisional(res *sip.Response) {
 	if res.StatusCode != sip.StatusRinging && res.StatusCode != sip.StatusSessionInProgress {
 		return
 	}
+	l.mu.Lock()
+	if l.firstProgress.IsZero() {
+		l.firstProgress = l.b.clock.Now()
+	}
+	l.mu.Unlock()
 	if len(res.Body()) == 0 {
 		l.owner.progress(false)
 		return

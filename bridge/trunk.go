@@ -53,8 +53,8 @@ func (b *Bridge) trunkUp() bool {
 // then refused at once with trunk_unavailable.
 func (b *Bridge) ProbeTrunk(ctx context.Context) {
 	every := b.cfg.SIP.OptionsInterval
-	if every <= 0 {
-		return
+	if every <= 0 || len(b.cfg.Trunks) > 0 {
+		return // trunks: are probed each by ProbeTrunks
 	}
 	b.probe.mu.Lock()
 	b.probe.state.Probing = true

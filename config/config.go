@@ -24,6 +24,12 @@ type Config struct {
 	Inbound Inbound `yaml:"inbound"`
 	// Seats are the agent positions; a token's sub must name one.
 	Seats []Seat `yaml:"seats"`
+	// Trunks are the SIP trunks calls may leave through; sip.trunk is the one-trunk shorthand.
+	Trunks []Trunk `yaml:"trunks"`
+	// Routes choose the trunks of a call by its destination.
+	Routes []Route `yaml:"routes"`
+	// Provisioning says how the file's seats meet the provisioning API's.
+	Provisioning Provisioning `yaml:"provisioning"`
 	// Webhook is the call event postback.
 	Webhook Webhook `yaml:"webhook"`
 	// Store keeps call records and the webhook outbox.
@@ -181,6 +187,8 @@ type Seat struct {
 	MaxCalls int `yaml:"max_calls" json:"max_calls"`
 	// AllowedCountries replaces dialing.allowed_countries for this seat.
 	AllowedCountries []string `yaml:"allowed_countries" json:"allowed_countries,omitempty"`
+	// CallsPerMinute replaces dialing.calls_per_minute for this seat; 0 = the global limit.
+	CallsPerMinute int `yaml:"calls_per_minute" json:"calls_per_minute,omitempty"`
 	// InboundFallback is what an inbound call to the seat's DIDs gets when no
 	// session answers it: busy (486), unavailable (480), forward (a new call to
 	// inbound_forward_to) or seats (ring inbound_hunt together); "" =

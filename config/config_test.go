@@ -239,7 +239,7 @@ func TestValidate(t *testing.T) {
 		{"bad seat id", func(c *Config) { c.Seats[0].ID = "agent 7/x" }, []string{"id \"agent 7/x\""}},
 		{"bad country", func(c *Config) { c.Seats[0].Country = "XX" }, []string{"country \"XX\""}},
 		{"max calls", func(c *Config) { c.Seats[0].MaxCalls = -1 }, []string{"max_calls -1"}},
-		{"no seats", func(c *Config) { c.Seats = nil }, []string{"seats: no seats"}},
+		{"no seats and no admin api", func(c *Config) { c.Seats = nil; c.Auth.AdminToken = "" }, []string{"seats: no seats"}},
 		{"bad port range", func(c *Config) { c.SIP.RTPPorts = "30000-20000" }, []string{"sip.rtp_ports", "above high port"}},
 		{"port range garbage", func(c *Config) { c.SIP.RTPPorts = "lots" }, []string{"sip.rtp_ports", "low-high"}},
 		{"privileged ports", func(c *Config) { c.SIP.RTPPorts = "10-20" }, []string{"1024-65535"}},

@@ -221,6 +221,7 @@ func (c *Config) SetDefaults() {
 	}
 	setStr(&c.Log.Level, DefaultLogLevel)
 	setStr(&c.Log.Format, DefaultLogFormat)
+	c.setProvisioningDefaults()
 	for i := range c.Seats {
 		s := &c.Seats[i]
 		if s.MaxCalls == 0 {

@@ -57,6 +57,7 @@ func (c *Config) Validate(sections ...Check) error {
 	c.validateSIP(&v)
 	c.validateWebRTC(&v)
 	c.validateSeats(&v)
+	c.validateTrunks(&v)
 	c.validateDialing(&v)
 	c.validateAdmission(&v)
 	c.validateInbound(&v)
@@ -179,9 +180,9 @@ func (c *Config) validateSIP(v *validator) {
 	if err != nil {
 		v.add("sip.listen", "%q: %v (want transport:host:port, e.g. %q)", s.Listen, err, DefaultSIPListen)
 	}
-	if s.Trunk == "" {
+	if s.Trunk == "" && len(c.Trunks) == 0 {
 		v.add("sip.trunk", "not set; give the SIP URI of the trunk or outbound proxy, e.g. \"sip:sip.carrier.example:5060\"")
-	} else {
+	} else if s.Trunk != "" {
 		var u sip.Uri
 		if err := sip.ParseUri(s.Trunk, &u); err != nil {
 			v.add("sip.trunk", "%q does not parse as a SIP URI (RFC 3261 §19.1): %v", s.Trunk, err)
@@ -301,8 +302,8 @@ func (c *Config) validateWebRTC(v *validator) {
 }
 
 func (c *Config) validateSeats(v *validator) {
-	if len(c.Seats) == 0 {
-		v.add("seats", "no seats; add at least one with id and caller_ids (or set %s to a JSON list)", EnvVar("seats"))
+	if len(c.Seats) == 0 && c.Auth.AdminToken == "" {
+		v.add("seats", "no seats; add at least one with id and caller_ids (or set %s to a JSON list), or set auth.admin_token to provision seats through the API", EnvVar("seats"))
 	}
 	ids := map[string]int{}
 	owner := map[string]string{} // caller id -> seat id

@@ -241,6 +241,8 @@ type bridgeConfig struct {
 	hookURL   string            // webhook.url
 	webhook   map[string]string // more webhook.* keys, values in YAML
 	storeDSN  string            // default sqlite://bridge.db in the bridge's directory
+	nodeID    string            // store.node_id; default the host name
+	extra     string            // more top-level YAML, appended as is
 }
 
 // bridgeYAML renders c as the bridge's configuration file.
@@ -296,11 +298,12 @@ webhook:
   allow_private: true
 %sstore:
   dsn: %q
+  node_id: %q
 log:
   level: debug
-`, c.httpHost, harness.FreeTCPPort(t), tokenSecret, adminToken, c.sipListen, c.trunk, lo, lo+c.rtpPorts-1,
+%s`, c.httpHost, harness.FreeTCPPort(t), tokenSecret, adminToken, c.sipListen, c.trunk, lo, lo+c.rtpPorts-1,
 		yamlKeys(c.sip), c.iceIP, seatID, seatUser, seatPass, callerID, c.hookURL, webhookSecret,
-		yamlKeys(c.webhook), c.storeDSN)
+		yamlKeys(c.webhook), c.storeDSN, c.nodeID, c.extra)
 }
 
 // yamlKeys renders extra keys of a section, indented, in a stable order.

@@ -104,6 +104,28 @@ type CallRecord struct {
 	// Interrupted marks a call the bridge lost in a crash or restart; its
 	// completion was written on the next start.
 	Interrupted bool
+	// Route is the route that chose the trunks; Trunk the trunk that
+	// carried the call (or the last one tried); Attempts every trunk tried
+	// or skipped, in order.
+	Route    string
+	Trunk    string
+	Attempts []Attempt
+}
+
+// Attempt is one trunk a call tried (or skipped) on its way out.
+type Attempt struct {
+	Trunk string `json:"trunk"`
+	// Result is answered, failover (the next trunk was tried), final (the
+	// call ended with this trunk's answer) or skipped (not tried: down,
+	// open, full).
+	Result string `json:"result"`
+	// Status is the SIP final status, 0 when none came.
+	Status int `json:"status,omitempty"`
+	// Reason says why: the status, no_response, or the skip reason.
+	Reason    string `json:"reason,omitempty"`
+	StartedAt Time   `json:"started_at"`
+	// PDDMS is the post-dial delay: INVITE to first ringing or final response.
+	PDDMS int64 `json:"pdd_ms,omitempty"`
 }
 
 // Quality summarizes the media of both directions.
@@ -228,6 +250,9 @@ type callJSON struct {
 	AnsweredBy  *AnsweredBy    `json:"answered_by,omitempty"`
 	Missed      string         `json:"missed_reason,omitempty"`
 	Interrupted bool           `json:"interrupted,omitempty"`
+	Route       string         `json:"route,omitempty"`
+	Trunk       string         `json:"trunk,omitempty"`
+	Attempts    []Attempt      `json:"attempts,omitempty"`
 }
 
 // MarshalJSON writes the record with the contract's field names; times are
@@ -239,6 +264,7 @@ func (c CallRecord) MarshalJSON() ([]byte, error) {
 		EndedAt: Time{c.EndedAt}, DurationS: c.DurationS, Hangup: c.Hangup,
 		SIPCallID: c.SIPCallID, Metadata: c.Metadata, Quality: c.Quality, Interrupted: c.Interrupted,
 		AnsweredBy: c.AnsweredBy, Missed: c.MissedReason,
+		Route: c.Route, Trunk: c.Trunk, Attempts: c.Attempts,
 	})
 }
 
@@ -254,6 +280,7 @@ func (c *CallRecord) UnmarshalJSON(b []byte) error {
 		EndedAt: w.EndedAt.T, DurationS: w.DurationS, Hangup: w.Hangup,
 		SIPCallID: w.SIPCallID, Metadata: w.Metadata, Quality: w.Quality, Interrupted: w.Interrupted,
 		AnsweredBy: w.AnsweredBy, MissedReason: w.Missed,
+		Route: w.Route, Trunk: w.Trunk, Attempts: w.Attempts,
 	}
 	return nil
 }

@@ -53,6 +53,7 @@ type env struct {
 	wsURL  string
 	hooks  *hookRecorder
 	secret string
+	sig    *signaling.Server
 }
 
 type hookRecorder struct {
@@ -191,7 +192,7 @@ func newEnv(t *testing.T, mutate func(*config.Config), opts ...bridge.Option) *e
 		_ = trunk.Close()
 		_ = trunkConn.Close()
 	})
-	return &env{t: t, cfg: cfg, bridge: b, trunk: trunk, http: srv, hooks: hooks, secret: secret,
+	return &env{t: t, cfg: cfg, bridge: b, trunk: trunk, http: srv, hooks: hooks, secret: secret, sig: sig,
 		wsURL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws"}
 }
 

@@ -35,6 +35,9 @@ const (
 	TypeIncoming  = "incoming"
 	TypeAccept    = "accept"
 	TypeReject    = "reject"
+	// TypeCallerID (extension) asks which caller id a call to `to` would
+	// present, and is the reply (CallerIDReply).
+	TypeCallerID = "caller_id"
 )
 
 // Close codes (signaling.md, "Transport").
@@ -127,6 +130,9 @@ const (
 	CodeBadRequest   = "bad_request"
 	CodeUnknownCall  = "unknown_call"
 	CodeInternal     = "internal"
+	// CodeSeatUnavailable: the seat was disabled or deleted while the
+	// session was live; the socket closes with 4401 next.
+	CodeSeatUnavailable = "seat_unavailable"
 )
 
 // ProtocolError is a refused client message: Code is the error code sent
@@ -151,6 +157,7 @@ var knownTypes = map[string]bool{
 	TypeHello: true, TypeOffer: true, TypeCandidate: true, TypeCall: true, TypeHangup: true,
 	TypeDTMF: true, TypeResume: true, TypePing: true, TypeStats: true, TypeHold: true,
 	TypeAccept: true, TypeReject: true,
+	TypeCallerID: true,
 }
 
 // Parse decodes and validates one client frame. Every refusal is a
@@ -197,6 +204,10 @@ func Parse(data []byte) (Inbound, error) {
 			msg.Metadata = meta
 		} else {
 			msg.Metadata = nil
+		}
+	case TypeCallerID:
+		if strings.TrimSpace(msg.To) == "" || len(msg.To) > 64 {
+			return msg, badRequest("caller_id needs a `to` number of at most 64 characters")
 		}
 	case TypeHold:
 		if msg.Hold == nil {

@@ -167,7 +167,7 @@ func (s *Session) terminateWith(code int, reason string) {
 		c.closeWith(code, reason)
 	}
 	s.srv.remove(s)
-	s.log.Info("session ended")
+	s.log.Info("session ended", "reason", reason)
 }
 
 func (s *Session) sendError(requestID, callID, code, msg string) {
@@ -246,6 +246,8 @@ func (s *Session) handle(data []byte) {
 		}
 		s.clientStats[msg.CallID] = ClientStats{Received: time.Now(), Raw: append(json.RawMessage(nil), data...)}
 		s.mu.Unlock()
+	case TypeCallerID:
+		s.handleCallerID(msg)
 	case TypeHello, TypeResume:
 		s.sendError(msg.RequestID, "", CodeBadRequest, "this session is already authenticated")
 	}

@@ -9,6 +9,8 @@ var (
 	ErrBadCursor = errors.New("store: bad cursor")
 	// ErrDuplicate: an event id that is already stored.
 	ErrDuplicate = errors.New("store: duplicate event id")
+	// ErrConflict: a DID that another seat holds.
+	ErrConflict = errors.New("store: conflict")
 	// ErrSchemaTooNew: the database was migrated by a newer build.
 	ErrSchemaTooNew = errors.New("store: database schema is newer than this build")
 )

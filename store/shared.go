@@ -21,6 +21,7 @@ import (
 const (
 	callCursorKind  = "c"
 	eventCursorKind = "e"
+	auditCursorKind = "a"
 )
 
 // PageLimit returns the size of a listed page for a requested limit n:
@@ -86,6 +87,26 @@ func EncodeEventCursor(seq int64) string {
 // else is ErrBadCursor.
 func DecodeEventCursor(cur string) (seq int64, err error) {
 	p, err := decodeCursor(cur, eventCursorKind, 2)
+	if err != nil {
+		return 0, err
+	}
+	seq, err = strconv.ParseInt(p[0], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: bad seq", ErrBadCursor)
+	}
+	return seq, nil
+}
+
+// EncodeAuditCursor returns the cursor of the audit page that follows
+// the entry with sequence number seq (pages run newest first).
+func EncodeAuditCursor(seq int64) string {
+	return encodeCursor(auditCursorKind, strconv.FormatInt(seq, 10))
+}
+
+// DecodeAuditCursor reads a cursor made by EncodeAuditCursor; anything
+// else is ErrBadCursor.
+func DecodeAuditCursor(cur string) (seq int64, err error) {
+	p, err := decodeCursor(cur, auditCursorKind, 2)
 	if err != nil {
 		return 0, err
 	}

@@ -154,6 +154,9 @@ const (
 // concurrent use; every method that writes is atomic and durable when it
 // returns.
 type Store interface {
+	// Directory holds the provisioned seats, DIDs, trunks and routes.
+	Directory
+
 	// Record writes the call record (insert or replace, unless the stored one
 	// is already Final) and, if ev is not nil, appends ev to the outbox as
 	// pending, in one transaction. ev.Seq is assigned.

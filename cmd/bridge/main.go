@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -32,7 +33,10 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/diag"
+	"github.com/callbridge/callbridge/directory"
+	"github.com/callbridge/callbridge/provision"
 	"github.com/callbridge/callbridge/record"
+	"github.com/callbridge/callbridge/routing"
 	"github.com/callbridge/callbridge/signaling"
 	"github.com/callbridge/callbridge/store/backend"
 	"github.com/callbridge/callbridge/web"
@@ -240,8 +244,20 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	}()
 	defer func() { admStop(); <-admDone }()
 
+	// Seats, DIDs, trunks and routes: the file's declarations and the
+	// provisioning API's changes, followed on every node (PROVISIONING.md).
+	dir, err := directory.New(ctx, st, cfg, log.With("component", "directory"))
+	if err != nil {
+		return err
+	}
+	var dirWG sync.WaitGroup
+	dirWG.Add(1)
+	go func() { defer dirWG.Done(); dir.Run(ctx, cfg.Provisioning.PollInterval) }()
+	defer func() { stop(); dirWG.Wait() }()
+
 	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)),
-		bridge.WithAdmission(adm.Admit), bridge.WithSeatCallsElsewhere(seatCallsElsewhere(cfg.Store.DSN, st, outbox.Node())))
+		bridge.WithAdmission(adm.Admit), bridge.WithSeatCallsElsewhere(seatCallsElsewhere(cfg.Store.DSN, st, outbox.Node())),
+		bridge.WithSeats(dir.LookupSeat), bridge.WithDIDs(dir.SeatForDID), bridge.WithRouter(dir.Route), bridge.WithTrunkList(func() []config.Trunk { return dir.Snapshot().Trunks }), bridge.WithRouteMetrics(routing.NewMetrics(reg)))
 	if err != nil {
 		return err
 	}
@@ -280,6 +296,10 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	}
 
 	go b.ProbeTrunk(ctx)
+	// Every trunk with an options_interval, as the directory has them.
+	probeDone := make(chan struct{})
+	go func() { defer close(probeDone); b.ProbeTrunks(ctx) }()
+	defer func() { stop(); <-probeDone }()
 
 	var mux net.PacketConn
 	if cfg.WebRTC.UDPPort != 0 {
@@ -306,6 +326,13 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		Limits:          cfg.Limits,
 		Tokens:          tokens,
 		CandidatePolicy: signaling.NewCandidatePolicy(cfg.WebRTC),
+	})
+
+	// A seat disabled or deleted on any node loses its sessions here.
+	dir.OnSeatGone(func(seat, why string) {
+		if n := sig.CloseSeat(seat, why); n > 0 {
+			log.Info("closed the sessions of a seat", "seat", seat, "why", why, "sessions", n)
+		}
 	})
 
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -347,7 +374,8 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	mountProfiler(httpMux, admin)
 	webhook.MountAdmin(httpMux, admin, outbox, log.With("component", "admin"))
 	diag.Mount(httpMux, diagSource{b, sig}, admin)
-	tokens.MountAdmin(httpMux, admin, func(id string) bool { _, ok := cfg.Seat(id); return ok })
+	provision.Mount(httpMux, admin, dir, st, log.With("component", "provisioning"))
+	tokens.MountAdmin(httpMux, admin, func(id string) bool { _, ok := dir.LookupSeat(id); return ok })
 	if ex != nil && ex.routes != nil {
 		ex.routes(httpMux)
 	}

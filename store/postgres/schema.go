@@ -64,4 +64,56 @@ CREATE TABLE endpoints (
 	reason      TEXT NOT NULL
 );
 `,
+	// 2: the directory: seats, their DIDs, trunks, the route table, the
+	// audit log, and the one directory version every write bumps (its row
+	// lock orders the writers, so versions commit in order).
+	`
+CREATE TABLE seats (
+	id         TEXT PRIMARY KEY,
+	disabled   BOOLEAN NOT NULL DEFAULT false,
+	source     TEXT NOT NULL,
+	settings   BYTEA NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL,
+	updated_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE dids (
+	number     TEXT PRIMARY KEY,
+	seat_id    TEXT NOT NULL REFERENCES seats(id) ON DELETE CASCADE,
+	is_default BOOLEAN NOT NULL DEFAULT false,
+	created_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX dids_by_seat ON dids (seat_id, number);
+
+CREATE TABLE trunks (
+	name       TEXT PRIMARY KEY,
+	source     TEXT NOT NULL,
+	settings   BYTEA NOT NULL,
+	updated_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE routes (
+	position   INTEGER PRIMARY KEY,
+	id         TEXT NOT NULL UNIQUE,
+	settings   BYTEA NOT NULL,
+	updated_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE audit (
+	seq    BIGINT PRIMARY KEY,
+	at     TIMESTAMPTZ NOT NULL,
+	actor  TEXT NOT NULL,
+	action TEXT NOT NULL,
+	kind   TEXT NOT NULL,
+	key    TEXT NOT NULL,
+	detail BYTEA NOT NULL
+);
+CREATE INDEX audit_by_key ON audit (kind, key, seq);
+
+CREATE TABLE directory_version (
+	one     INTEGER PRIMARY KEY CHECK (one = 1),
+	version BIGINT NOT NULL
+);
+INSERT INTO directory_version (one, version) VALUES (1, 0);
+`,
 }

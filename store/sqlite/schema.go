@@ -66,4 +66,55 @@ CREATE INDEX calls_open_by_node ON calls(node, updated_at) WHERE final = 0;
 ALTER TABLE events ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE events ADD COLUMN claim_until INTEGER NOT NULL DEFAULT 0;
 `,
+	// 3: the directory: seats, their DIDs, trunks, the route table, the
+	// audit log, and the one directory version every write bumps.
+	`
+CREATE TABLE seats (
+	id         TEXT PRIMARY KEY,
+	disabled   INTEGER NOT NULL DEFAULT 0,
+	source     TEXT NOT NULL,
+	settings   BLOB NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE dids (
+	number     TEXT PRIMARY KEY,
+	seat_id    TEXT NOT NULL REFERENCES seats(id) ON DELETE CASCADE,
+	is_default INTEGER NOT NULL DEFAULT 0,
+	created_at INTEGER NOT NULL
+);
+CREATE INDEX dids_by_seat ON dids(seat_id, number);
+
+CREATE TABLE trunks (
+	name       TEXT PRIMARY KEY,
+	source     TEXT NOT NULL,
+	settings   BLOB NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE routes (
+	position   INTEGER PRIMARY KEY,
+	id         TEXT NOT NULL UNIQUE,
+	settings   BLOB NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE audit (
+	seq    INTEGER PRIMARY KEY,
+	at     INTEGER NOT NULL,
+	actor  TEXT NOT NULL,
+	action TEXT NOT NULL,
+	kind   TEXT NOT NULL,
+	key    TEXT NOT NULL,
+	detail BLOB NOT NULL
+);
+CREATE INDEX audit_by_key ON audit(kind, key, seq);
+
+CREATE TABLE directory_version (
+	one     INTEGER PRIMARY KEY CHECK (one = 1),
+	version INTEGER NOT NULL
+);
+INSERT INTO directory_version (one, version) VALUES (1, 0);
+`,
 }

@@ -39,6 +39,11 @@ func Run(t *testing.T, open Opener) {
 		{"ClaimLease", testClaimLease},
 		{"AdoptCalls", testAdoptCalls},
 		{"ConcurrentClaims", testConcurrentClaims},
+		{"DirectorySeats", testDirectorySeats},
+		{"DirectoryDIDs", testDirectoryDIDs},
+		{"DirectoryTrunksAndRoutes", testDirectoryTrunksAndRoutes},
+		{"DirectoryAudit", testDirectoryAudit},
+		{"DirectoryConcurrentChanges", testDirectoryConcurrentChanges},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -414,6 +419,7 @@ func RunShared(t *testing.T, open SharedOpener) {
 	}{
 		{"ClaimsAcrossHandles", testClaimsAcrossHandles},
 		{"AdoptAcrossHandles", testAdoptAcrossHandles},
+		{"DirectoryAcrossHandles", testDirectoryAcrossHandles},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
