@@ -25,6 +25,10 @@ type CallInfo struct {
 	Cause      *record.Cause   `json:"cause,omitempty"`
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
 	Media      MediaInfo       `json:"media"`
+	// Reattaches are the gaps in the browser leg, oldest first: a reloaded
+	// or navigated page, a call moved to another tab, a replaced peer
+	// connection. The far end heard comfort noise during each.
+	Reattaches []Reattach `json:"reattaches,omitempty"`
 }
 
 // MediaInfo is what each leg's RTP did, per direction.
@@ -80,6 +84,7 @@ func (c *Call) Info() CallInfo {
 	c.mu.Unlock()
 	c.sip.describe(&ci.Media)
 	c.joint.describe(&ci.Media)
+	ci.Reattaches = c.joint.reattachLog()
 	return ci
 }
 
