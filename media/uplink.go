@@ -35,14 +35,14 @@ type UplinkConfig struct {
 type Uplink struct {
 	mu sync.Mutex
 	// guarded by mu: the whole chain below head, and dtmf.
-	head  RTPHandler
-	pkt   *packetizer
-	dtmf  dtmfSender
-	reord *reorder
-	dec   *opusDecoder
-	enc   *g711Encoder
-	noise uint32 // comfort noise generator state
-	filled bool  // comfort noise went out since the last browser packet
+	head   RTPHandler
+	pkt    *packetizer
+	dtmf   dtmfSender
+	reord  *reorder
+	dec    *opusDecoder
+	enc    *g711Encoder
+	noise  uint32 // comfort noise generator state
+	filled bool   // comfort noise went out since the last browser packet
 
 	stats  *rtpStats // own lock
 	level  levelMeter
