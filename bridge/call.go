@@ -349,7 +349,13 @@ func (c *Call) progress(early bool) {
 
 // remoteMedia joins (or re-joins) the legs on the far end's SDP.
 func (c *Call) remoteMedia(rm remoteMedia) error {
-	return c.joint.join(c.sip, rm, c.deliverDigit)
+	if err := c.joint.join(c.sip, rm, c.deliverDigit); err != nil {
+		return err
+	}
+	if c.joint.detached() {
+		c.startComfortNoise() // joined while the page was away
+	}
+	return nil
 }
 
 // directionChanged applies a hold or resume by the far end.

@@ -101,6 +101,8 @@ func (j *joint) join(sip *sipLeg, rm remoteMedia, onDigit func(rune)) error {
 	}
 	if j.detachedAt.IsZero() {
 		j.browser.SetIn(up)
+	} else {
+		j.toBrowser.setNext(discard{})
 	}
 	j.log.Info("media joined", "uplink", up.String(), "downlink", down.String(), "remote", rm.Addr.String())
 	return nil
@@ -178,6 +180,9 @@ func (j *joint) detach(now time.Time, reason string) bool {
 func (j *joint) attach(sip *sipLeg, leg BrowserLeg, now time.Time) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.detachedAt.IsZero() && leg == j.browser {
+		return nil // already there
+	}
 	if j.detachedAt.IsZero() {
 		j.browser.SetIn(nil)
 		j.reattaches = append(j.reattaches, Reattach{DetachedAt: now.UTC(), Reason: "moved"})

@@ -113,6 +113,10 @@ type WebRTC struct {
 	ICEInterfaces []string `yaml:"ice_interfaces"`
 	// ICEServers are handed to clients in `ready`.
 	ICEServers []ICEServer `yaml:"ice_servers"`
+	// ResumeGrace is how long a session whose socket dropped (a network blip) keeps its calls for a resume.
+	ResumeGrace time.Duration `yaml:"resume_grace"`
+	// PageGrace is how long a session whose page went away (reload, navigation, closed tab) keeps its calls for the page to come back.
+	PageGrace time.Duration `yaml:"page_grace"`
 }
 
 // ICEServer is an RTCIceServer as the browser expects it.

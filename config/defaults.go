@@ -43,6 +43,10 @@ const (
 	DefaultLogLevel = "info"
 	// DefaultLogFormat is log.format.
 	DefaultLogFormat = "text"
+	// DefaultResumeGrace is webrtc.resume_grace.
+	DefaultResumeGrace = 10 * time.Second
+	// DefaultPageGrace is webrtc.page_grace: long enough for a slow CRM page to load.
+	DefaultPageGrace = 30 * time.Second
 	// DefaultSeatMaxCalls is seats[].max_calls.
 	DefaultSeatMaxCalls = 1
 )
@@ -110,6 +114,8 @@ func (c *Config) SetDefaults() {
 	}
 	setDur(&c.SIP.RingTimeout, DefaultRingTimeout)
 	setDur(&c.SIP.MinSE, DefaultMinSE)
+	setDur(&c.WebRTC.ResumeGrace, DefaultResumeGrace)
+	setDur(&c.WebRTC.PageGrace, DefaultPageGrace)
 	setDur(&c.Webhook.Timeout, DefaultWebhookTimeout)
 	setStr(&c.Webhook.ContentType, DefaultWebhookContentType)
 	if len(c.Webhook.Events) == 0 {

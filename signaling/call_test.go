@@ -168,7 +168,7 @@ func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 	api, err := signaling.NewAPI(cfg.WebRTC, log, udpMux)
 	require.NoError(t, err)
 	sig := signaling.Handler(signaling.Options{Bridge: b, API: api, Logger: log.With("side", "signaling"),
-		AllowedOrigins: cfg.HTTP.AllowedOrigins, ICEServers: cfg.WebRTC.ICEServers, HelloTimeout: 500 * time.Millisecond, ResumeGrace: 500 * time.Millisecond})
+		AllowedOrigins: cfg.HTTP.AllowedOrigins, ICEServers: cfg.WebRTC.ICEServers, HelloTimeout: 500 * time.Millisecond, ResumeGrace: 500 * time.Millisecond, PageGrace: cfg.WebRTC.PageGrace})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/ws", sig)
 	srv := httptest.NewServer(mux)

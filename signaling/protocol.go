@@ -32,6 +32,11 @@ const (
 	TypeResumed   = "resumed"
 	TypeHold      = "hold"
 	TypeHeld      = "held"
+	// Re-attaching calls to a new page, another tab (extensions).
+	TypeLeaving     = "leaving"
+	TypeTake        = "take"
+	TypeCallMoved   = "call_moved"
+	TypeResumeToken = "resume_token"
 )
 
 // Close codes (signaling.md, "Transport").
@@ -60,6 +65,11 @@ type Inbound struct {
 	DurationMS int             `json:"duration_ms,omitempty"`
 	SessionID  string          `json:"session_id,omitempty"`
 	Hold       *bool           `json:"hold,omitempty"`
+	// ResumeToken is the single-use resume credential of resume.
+	ResumeToken string `json:"resume_token,omitempty"`
+	// NewPeer in resume says the client comes back with a new peer
+	// connection (a reloaded page): its next offer replaces the session's.
+	NewPeer bool `json:"new_peer,omitempty"`
 }
 
 // ClientInfo names the client in hello.
@@ -75,6 +85,29 @@ type Ready struct {
 	Seat       string             `json:"seat"`
 	CallerIDs  []string           `json:"caller_ids"`
 	ICEServers []config.ICEServer `json:"ice_servers"`
+	// ResumeToken is the credential of the next resume (extension).
+	ResumeToken string `json:"resume_token"`
+}
+
+// Resumed is the reply to resume (extension).
+type Resumed struct {
+	Type      string `json:"type"`
+	SessionID string `json:"session_id"`
+	// Calls are the ids of the session's live calls.
+	Calls []string `json:"calls"`
+	// CallStates are their states now, with answered_at and hold.
+	CallStates []bridge.CallState `json:"call_states"`
+	// ResumeToken is the credential of the next resume; the one just
+	// used is spent.
+	ResumeToken string `json:"resume_token"`
+}
+
+// ResumeTokenMessage hands the client a fresh resume credential
+// (extension): sent as the last one nears its expiry.
+type ResumeTokenMessage struct {
+	Type        string `json:"type"`
+	ResumeToken string `json:"resume_token"`
+	ExpiresIn   int    `json:"expires_in"` // seconds
 }
 
 // SDPMessage is an answer (or offer) carrying SDP.
@@ -110,6 +143,9 @@ const (
 	CodeBadRequest   = "bad_request"
 	CodeUnknownCall  = "unknown_call"
 	CodeInternal     = "internal"
+	// CodeSessionNotFound (extension): resume of a session that is gone,
+	// or of another seat's.
+	CodeSessionNotFound = "session_not_found"
 )
 
 // ProtocolError is a refused client message: Code is the error code sent
@@ -133,6 +169,7 @@ var digitsRe = regexp.MustCompile(`^[0-9*#A-D]{1,32}$`)
 var knownTypes = map[string]bool{
 	TypeHello: true, TypeOffer: true, TypeCandidate: true, TypeCall: true, TypeHangup: true,
 	TypeDTMF: true, TypeResume: true, TypePing: true, TypeStats: true, TypeHold: true,
+	TypeLeaving: true, TypeTake: true,
 }
 
 // Parse decodes and validates one client frame. Every refusal is a
@@ -186,6 +223,10 @@ func Parse(data []byte) (Inbound, error) {
 		}
 		if msg.CallID == "" {
 			return msg, &ProtocolError{Code: CodeUnknownCall, Msg: "hold needs a call_id"}
+		}
+	case TypeTake:
+		if msg.CallID == "" {
+			return msg, &ProtocolError{Code: CodeUnknownCall, Msg: "take needs a call_id"}
 		}
 	case TypeHangup:
 		if msg.CallID == "" {

@@ -219,6 +219,8 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		API:            api,
 		AllowedOrigins: cfg.HTTP.AllowedOrigins,
 		ICEServers:     cfg.WebRTC.ICEServers,
+		ResumeGrace:    cfg.WebRTC.ResumeGrace,
+		PageGrace:      cfg.WebRTC.PageGrace,
 		Logger:         log.With("component", "signaling"),
 	})
 
