@@ -1325,6 +1325,13 @@ const OTHER_TAB_TEMPLATE = `
   </div>
 </div>`;
 
+// answered_at is RFC 3339 with up to nanoseconds; Date.parse wants at most
+// milliseconds.
+function parseTime(s) {
+  const t = Date.parse(String(s || '').replace(/(\.\d{3})\d+/, '$1'));
+  return Number.isFinite(t) ? t : 0;
+}
+
 function storage() {
   try { return globalThis.sessionStorage; } catch { return null; }
 }
@@ -1426,7 +1433,7 @@ Object.assign(proto, {
       this._setupMedia().catch(() => {});
       const cs = (Array.isArray(msg.call_states) ? msg.call_states : []).find((s) => s.state !== 'ended');
       if (cs) {
-        this.currentCall = { ...cs, answeredAt: cs.answered_at ? Date.parse(cs.answered_at) : 0 };
+        this.currentCall = { ...cs, answeredAt: parseTime(cs.answered_at) || (cs.state === 'answered' ? Date.now() : 0) };
         orig._setHeld.call(this, !!cs.hold);
         orig.mute.call(this, !!restoring.muted);
         this._renderCall();
@@ -1443,7 +1450,7 @@ Object.assign(proto, {
     orig._onCallState.call(this, msg);
     const c = this.currentCall;
     if (c && c.call_id === msg.call_id) {
-      if (msg.answered_at) c.answeredAt = Date.parse(msg.answered_at);
+      if (msg.answered_at) c.answeredAt = parseTime(msg.answered_at) || c.answeredAt;
       if (moved) { this._tabCall = null; this._renderOtherTab(); orig._setHeld.call(this, !!msg.hold); }
     }
     this._saveResume();
