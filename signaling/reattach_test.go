@@ -3,6 +3,7 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -235,4 +236,35 @@ func TestOtherTabControlsTheCall(t *testing.T) {
 	require.NoError(t, second.Send(map[string]any{"type": "hangup", "call_id": callID}))
 	end := states(t, first, "ended")
 	assert.Equal(t, "agent", end[len(end)-1].Cause.By)
+}
+
+// TestICERestartKeepsTheCall: a network change restarts ICE on the same
+// session and peer connection; the call and its audio go on.
+func TestICERestartKeepsTheCall(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.client(t)
+	talking(t, c)
+	callID := answeredCall(t, c)
+	hearsTrunk(t, c)
+	before := e.trunkHears(t)
+	oldUfrag := iceUfrag(c.AnswerSDP())
+
+	require.NoError(t, c.RestartICE(ctxT(t, 10*time.Second)))
+	require.NotEqual(t, oldUfrag, iceUfrag(c.AnswerSDP()), "the answer has new ICE credentials")
+	hearsTrunk(t, c)
+	after := e.trunkHears(t)
+	assert.Empty(t, after.ByeFrom)
+	assert.Len(t, after.Invites, len(before.Invites), "no new INVITE toward the trunk")
+	call, ok := e.bridge.Call(callID)
+	require.True(t, ok)
+	assert.Equal(t, "answered", call.State())
+}
+
+func iceUfrag(sdp string) string {
+	for _, line := range strings.Split(sdp, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "a=ice-ufrag:"); ok {
+			return v
+		}
+	}
+	return ""
 }

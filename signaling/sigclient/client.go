@@ -391,6 +391,40 @@ func (c *Client) Connect(ctx context.Context) error {
 	}
 }
 
+// RestartICE renegotiates the peer connection with fresh ICE credentials
+// (a network change) and waits for the bridge's answer.
+func (c *Client) RestartICE(ctx context.Context) error {
+	offer, err := c.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		return err
+	}
+	if err := c.pc.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	if err := c.Send(map[string]any{"type": "offer", "sdp": offer.SDP}); err != nil {
+		return err
+	}
+	msg, err := c.Next(ctx, "answer", "error")
+	if err != nil {
+		return err
+	}
+	if msg.Type == "error" {
+		var e ErrorMsg
+		_ = msg.Decode(&e)
+		return fmt.Errorf("sigclient: ICE restart refused: %s: %s", e.Code, e.Message)
+	}
+	var ans struct {
+		SDP string `json:"sdp"`
+	}
+	if err := msg.Decode(&ans); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.answerSDP = ans.SDP
+	c.mu.Unlock()
+	return c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans.SDP})
+}
+
 // RemoteCandidates are the ICE candidates the bridge trickled.
 func (c *Client) RemoteCandidates() []string {
 	c.mu.Lock()
