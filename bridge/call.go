@@ -49,6 +49,7 @@ type Call struct {
 	onDTMF     func(callID string, digit rune) // guarded by mu; likewise
 	noiseStop  chan struct{}                   // closed to stop the comfort noise; nil when none runs; guarded by mu
 	noiseDone  chan struct{}                   // closed when the comfort noise has stopped; guarded by mu
+	finishing  bool                            // finish waits for the group: no goroutine may join it; guarded by mu
 	state      string                          // guarded by mu
 	startedAt  time.Time                       // guarded by mu
 	answeredAt time.Time                       // guarded by mu
@@ -234,13 +235,12 @@ const ComfortNoiseFrame = 20 * time.Millisecond
 // stopComfortNoise or the end of the call.
 func (c *Call) startComfortNoise() {
 	c.mu.Lock()
-	if c.noiseStop != nil {
-		c.mu.Unlock()
+	defer c.mu.Unlock()
+	if c.noiseStop != nil || c.finishing {
 		return
 	}
 	stop, done := make(chan struct{}), make(chan struct{})
 	c.noiseStop, c.noiseDone = stop, done
-	c.mu.Unlock()
 	c.goSafe("comfort noise", func() {
 		defer close(done)
 		t := c.clock.NewTicker(ComfortNoiseFrame)
@@ -497,6 +497,9 @@ func (c *Call) onHold() bool { return c.joint.agentHold() || c.sip.onHold() }
 // ended and the completed event.
 func (c *Call) finish() {
 	c.cancel(context.Canceled)
+	c.mu.Lock()
+	c.finishing = true
+	c.mu.Unlock()
 	c.group.Wait()
 	c.joint.leave()
 	c.sip.close()
