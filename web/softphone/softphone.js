@@ -1313,6 +1313,7 @@ const TAB_CHANNEL = 'callbridge-softphone';
 const OTHER_TAB_TEMPLATE = `
 <style>
 .othertab { border: 1px solid var(--_muted); border-radius: 6px; padding: 6px 8px; display: grid; gap: 6px; font-size: 12px; }
+.othertab[hidden] { display: none; }
 .othertab .row { display: flex; gap: 6px; flex-wrap: wrap; }
 </style>
 <div class="othertab" part="other-tab-call" hidden>
