@@ -98,6 +98,7 @@ func newBridge(t *testing.T, uas *siptest.UAS, mutate func(*config.Config), opts
 	cfg.SIP.RTPPorts = "22000-22999"
 	cfg.SIP.OptionsInterval = 0
 	cfg.Seats = []config.Seat{{ID: "s1", CallerIDs: []string{"+14155550100"}, Country: "US"}}
+	cfg.Dialing.AllowedNumberTypes = []string{config.NumberTypeUnknown} // the fictional 555-01xx range
 	if mutate != nil {
 		mutate(cfg)
 	}

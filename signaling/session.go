@@ -23,9 +23,10 @@ import (
 // Session is one authenticated browser: its socket (replaced on resume),
 // its peer connection and its calls.
 type Session struct {
-	ID  string
-	srv *Server
-	log *slog.Logger
+	ID     string
+	srv    *Server
+	log    *slog.Logger
+	seatID string // the seat; a resume keeps it
 
 	ctx    context.Context // ends when the session is terminated
 	cancel context.CancelFunc
@@ -45,6 +46,7 @@ type Session struct {
 	leaving     bool                      // the page said it is going away; guarded by mu
 	newPeer     bool                      // the next offer is from a new peer connection; guarded by mu
 	leg         *lazyLeg                  // the session's browser leg, whatever its peer connection; set at creation
+	lim         sessionLimits             // per-seat caps; fields guarded by mu unless noted
 }
 
 // resumeCred is a single-use resume credential: 32 random bytes, valid
@@ -119,12 +121,6 @@ func (s *Session) detach(c *conn) {
 	}
 	s.log.Info("socket dropped; waiting for resume", "grace", grace, "page_left", s.leaving)
 	s.grace = time.AfterFunc(grace, s.terminate)
-}
-
-func (s *Session) seatID() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.auth.Seat.ID
 }
 
 // issueResumeToken makes a new resume credential and schedules the next.
@@ -233,7 +229,10 @@ func (s *Session) resume(c *conn, sa *bridge.SeatAuth, newPeer bool) bool {
 }
 
 // terminate ends the session: its calls, its peer connection.
-func (s *Session) terminate() {
+func (s *Session) terminate() { s.terminateWith(1000, "session ended") }
+
+// terminateWith ends the session, closing its socket with code.
+func (s *Session) terminateWith(code int, reason string) {
 	s.mu.Lock()
 	if s.terminated {
 		s.mu.Unlock()
@@ -258,7 +257,7 @@ func (s *Session) terminate() {
 		_ = peer.Close()
 	}
 	if c != nil {
-		c.closeWith(1000, "session ended")
+		c.closeWith(code, reason)
 	}
 	s.srv.remove(s)
 	s.log.Info("session ended")
@@ -295,8 +294,13 @@ func (s *Session) handle(data []byte) {
 		}
 		call.Hangup()
 	case TypeDTMF:
-		s.handleDTMF(msg)
+		if s.allowRequest(msg) {
+			s.handleDTMF(msg)
+		}
 	case TypeHold:
+		if !s.allowRequest(msg) {
+			return
+		}
 		call, ok := s.callOf(msg)
 		if !ok {
 			return
@@ -311,13 +315,21 @@ func (s *Session) handle(data []byte) {
 			s.send(map[string]any{"type": TypeHeld, "request_id": msg.RequestID, "call_id": msg.CallID, "hold": on})
 		}()
 	case TypeStats:
+		if !s.acceptStats(msg, len(data)) {
+			return
+		}
 		s.mu.Lock()
 		if s.clientStats == nil {
 			s.clientStats = map[string]ClientStats{}
 		}
-		if _, ok := s.calls[msg.CallID]; ok || len(s.clientStats) < 16 {
-			s.clientStats[msg.CallID] = ClientStats{Received: time.Now(), Raw: append(json.RawMessage(nil), data...)}
+		if len(s.clientStats) >= 16 {
+			for id := range s.clientStats {
+				if !s.calls[id] {
+					delete(s.clientStats, id) // an ended call's
+				}
+			}
 		}
+		s.clientStats[msg.CallID] = ClientStats{Received: time.Now(), Raw: append(json.RawMessage(nil), data...)}
 		s.mu.Unlock()
 	case TypeLeaving:
 		s.mu.Lock()
@@ -408,7 +420,7 @@ func (s *Session) onPeerState(p *Peer, st webrtc.PeerConnectionState) {
 // call's state.
 func (s *Session) take(msg Inbound) {
 	call, ok := s.srv.opts.Bridge.Control(msg.CallID)
-	if !ok || call.Seat() == nil || call.Seat().ID != s.seatID() {
+	if !ok || call.Seat() == nil || call.Seat().ID != s.seatID {
 		s.sendError(msg.RequestID, msg.CallID, CodeUnknownCall, "no such call of this seat")
 		return
 	}
@@ -455,7 +467,11 @@ func (s *Session) handleOffer(msg Inbound) {
 		// its media is up (onPeerState), the old one goes.
 		_ = old.Close()
 	}
-	answer, err := peer.HandleOffer(msg.SDP)
+	offer, ok := s.filterOffer(msg.SDP)
+	if !ok {
+		return
+	}
+	answer, err := peer.HandleOffer(offer)
 	if err != nil {
 		s.log.Info("offer refused", "error", err)
 		s.sendError("", "", CodeBadRequest, err.Error())
@@ -484,6 +500,12 @@ func (s *Session) handleCandidate(msg Inbound) {
 	var c webrtc.ICECandidateInit
 	if err := json.Unmarshal(raw, &c); err != nil {
 		s.sendError("", "", CodeBadRequest, "candidate is not an RTCIceCandidateInit: "+err.Error())
+		return
+	}
+	if c.Candidate == "" {
+		return // end-of-candidates of one m-line
+	}
+	if !s.countCandidates(1) || !s.checkCandidate(c.Candidate) {
 		return
 	}
 	if peer == nil {
@@ -559,6 +581,7 @@ func (s *Session) onCallState(cs bridge.CallState) {
 	s.mu.Lock()
 	if cs.State == bridge.StateEnded {
 		delete(s.calls, cs.CallID)
+		s.callEnded(cs.CallID)
 	} else {
 		s.calls[cs.CallID] = true
 	}
