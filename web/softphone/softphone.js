@@ -159,7 +159,16 @@ var en = {
   "ui.speaker_n": "Speaker {n}",
   "ui.star": "star",
   "ui.pound": "pound",
-  "ui.call_number": "Call {number}"
+  "ui.call_number": "Call {number}",
+  "tab.call": "{state} {to} in another tab",
+  "tab.muted": "(muted)",
+  "tab.closed": "The tab with the call to {to} closed. Move the call here to keep talking.",
+  "tab.move_here": "Move the call here",
+  "tab.hangup": "Hang up",
+  "tab.mute": "Mute",
+  "tab.unmute": "Unmute",
+  "tab.hold": "Hold",
+  "tab.resume": "Resume"
 };
 var de = {
   "error.unauthorized": "Die Anmeldung beim Telefondienst ist fehlgeschlagen. Laden Sie die Seite neu oder melden Sie sich erneut im CRM an.",
@@ -240,7 +249,16 @@ var de = {
   "ui.speaker_n": "Lautsprecher {n}",
   "ui.star": "Stern",
   "ui.pound": "Raute",
-  "ui.call_number": "{number} anrufen"
+  "ui.call_number": "{number} anrufen",
+  "tab.call": "{state} {to} in einem anderen Tab",
+  "tab.muted": "(stumm)",
+  "tab.closed": "Der Tab mit dem Anruf an {to} wurde geschlossen. Holen Sie den Anruf hierher, um weiterzusprechen.",
+  "tab.move_here": "Anruf hierher holen",
+  "tab.hangup": "Auflegen",
+  "tab.mute": "Stumm",
+  "tab.unmute": "Ton an",
+  "tab.hold": "Halten",
+  "tab.resume": "Fortsetzen"
 };
 var STRINGS = Object.freeze({ en: Object.freeze(en), de: Object.freeze(de) });
 var RTL = /* @__PURE__ */ new Set(["ar", "fa", "he", "ur", "ps", "dv", "yi"]);
@@ -1940,12 +1958,14 @@ Object.assign(proto, {
     if (!o) return;
     const t = this._tabCall;
     o.box.hidden = !t;
+    o.take.textContent = this.t("tab.move_here");
+    o.hangup.textContent = this.t("tab.hangup");
     if (!t) return;
     const words = this.t(`state.${t.call.state}`);
     const state = words === `state.${t.call.state}` ? t.call.state : words;
-    o.text.textContent = t.gone ? `The tab with the call to ${t.call.to} closed. Move the call here to keep talking.` : `${state} ${t.call.to} in another tab${t.held ? " (on hold)" : ""}${t.muted ? " (muted)" : ""}`;
-    o.mute.textContent = t.muted ? "Unmute" : "Mute";
-    o.hold.textContent = t.held ? "Resume" : "Hold";
+    o.text.textContent = t.gone ? this.t("tab.closed", { to: t.call.to }) : [this.t("tab.call", { state, to: t.call.to }), t.held ? this.t("call.on_hold") : "", t.muted ? this.t("tab.muted") : ""].filter(Boolean).join(" ");
+    o.mute.textContent = this.t(t.muted ? "tab.unmute" : "tab.mute");
+    o.hold.textContent = this.t(t.held ? "tab.resume" : "tab.hold");
     o.mute.disabled = o.hold.disabled = t.gone;
     o.take.disabled = !!this.currentCall;
   },

@@ -272,14 +272,16 @@ Object.assign(proto, {
     if (!o) return;
     const t = this._tabCall;
     o.box.hidden = !t;
+    o.take.textContent = this.t('tab.move_here');
+    o.hangup.textContent = this.t('tab.hangup');
     if (!t) return;
     const words = this.t(`state.${t.call.state}`);
     const state = words === `state.${t.call.state}` ? t.call.state : words;
     o.text.textContent = t.gone
-      ? `The tab with the call to ${t.call.to} closed. Move the call here to keep talking.`
-      : `${state} ${t.call.to} in another tab${t.held ? ' (on hold)' : ''}${t.muted ? ' (muted)' : ''}`;
-    o.mute.textContent = t.muted ? 'Unmute' : 'Mute';
-    o.hold.textContent = t.held ? 'Resume' : 'Hold';
+      ? this.t('tab.closed', { to: t.call.to })
+      : [this.t('tab.call', { state, to: t.call.to }), t.held ? this.t('call.on_hold') : '', t.muted ? this.t('tab.muted') : ''].filter(Boolean).join(' ');
+    o.mute.textContent = this.t(t.muted ? 'tab.unmute' : 'tab.mute');
+    o.hold.textContent = this.t(t.held ? 'tab.resume' : 'tab.hold');
     o.mute.disabled = o.hold.disabled = t.gone;
     o.take.disabled = !!this.currentCall;
   },
