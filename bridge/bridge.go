@@ -367,6 +367,12 @@ type CallState struct {
 	To        string        `json:"to"`
 	From      string        `json:"from"`
 	Cause     *record.Cause `json:"cause,omitempty"`
+	// AnsweredAt is when the far end answered (extension): a page that
+	// re-attached to the call runs its timer from it.
+	AnsweredAt *time.Time `json:"answered_at,omitempty"`
+	// Hold says the agent holds the call (extension); sent with the
+	// current state to a page that re-attached to it.
+	Hold bool `json:"hold,omitempty"`
 }
 
 // Call states, in order.
@@ -498,6 +504,16 @@ type CallControl interface {
 	Abandon()
 	// Done is closed when the call has ended and its resources are freed.
 	Done() <-chan struct{}
+	// Seat is the seat that placed the call.
+	Seat() *config.Seat
+	// Current is the call's state now, for a page that re-attached.
+	Current() CallState
+	// DetachBrowser takes the browser leg out; the far end hears comfort
+	// noise until AttachBrowser.
+	DetachBrowser(reason string)
+	// AttachBrowser makes leg the call's browser leg and sends the call's
+	// states and digits to onState and onDTMF from now on.
+	AttachBrowser(leg BrowserLeg, onState func(CallState), onDTMF func(callID string, digit rune)) error
 }
 
 // Control returns the controls of a call in progress by its id.

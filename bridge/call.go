@@ -31,12 +31,10 @@ type Call struct {
 	From, To  string // E.164
 	Metadata  json.RawMessage
 
-	b       *Bridge
-	seat    *config.Seat
-	onState func(CallState)
-	onDTMF  func(callID string, digit rune)
-	log     *slog.Logger
-	clock   clock.Clock
+	b     *Bridge
+	seat  *config.Seat
+	log   *slog.Logger
+	clock clock.Clock
 
 	sip   *sipLeg // the SIP leg; set at creation, never replaced
 	joint joint   // the media between the legs
@@ -50,15 +48,20 @@ type Call struct {
 	done   chan struct{}
 
 	mu         sync.Mutex
-	state      string             // guarded by mu
-	startedAt  time.Time          // guarded by mu
-	answeredAt time.Time          // guarded by mu
-	endedAt    time.Time          // guarded by mu
-	cause      *record.Cause      // guarded by mu; set once, when the end is known
-	answeredBy *record.AnsweredBy // the session that answered an inbound call; guarded by mu
-	missed     string             // why an inbound call was missed; guarded by mu
-	fwd        *sipLeg            // the forward leg of a forwarded inbound call; guarded by mu
-	routing    routeState         // guarded by mu
+	onState    func(CallState)                 // guarded by mu; replaced when the call moves to another session
+	onDTMF     func(callID string, digit rune) // guarded by mu; likewise
+	noiseStop  chan struct{}                   // closed to stop the comfort noise; nil when none runs; guarded by mu
+	noiseDone  chan struct{}                   // closed when the comfort noise has stopped; guarded by mu
+	finishing  bool                            // finish waits for the group: no goroutine may join it; guarded by mu
+	state      string                          // guarded by mu
+	startedAt  time.Time                       // guarded by mu
+	answeredAt time.Time                       // guarded by mu
+	endedAt    time.Time                       // guarded by mu
+	cause      *record.Cause                   // guarded by mu; set once, when the end is known
+	answeredBy *record.AnsweredBy              // the session that answered an inbound call; guarded by mu
+	missed     string                          // why an inbound call was missed; guarded by mu
+	fwd        *sipLeg                         // the forward leg of a forwarded inbound call; guarded by mu
+	routing    routeState                      // guarded by mu
 }
 
 func newCall(b *Bridge, req CallRequest, from, to string) *Call {
@@ -167,8 +170,114 @@ func (c *Call) emit(state string) {
 		cause := *c.cause
 		cs.Cause = &cause
 	}
+	if !c.answeredAt.IsZero() {
+		t := c.answeredAt.UTC()
+		cs.AnsweredAt = &t
+	}
 	c.log.Info("call state", "state", state)
 	c.onState(cs)
+}
+
+// Current is the call's state as a call_state message, with the agent's
+// hold: what a page that re-attached to the call needs to show it.
+func (c *Call) Current() CallState {
+	held := c.joint.agentHold()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cs := CallState{CallID: c.ID, RequestID: c.RequestID, State: c.state, To: c.To, From: c.From, Hold: held}
+	if !c.answeredAt.IsZero() {
+		t := c.answeredAt.UTC()
+		cs.AnsweredAt = &t
+	}
+	if c.state == StateEnded && c.cause != nil {
+		cause := *c.cause
+		cs.Cause = &cause
+	}
+	return cs
+}
+
+// DetachBrowser takes the browser leg out of the call because the page
+// went away (reloaded, navigated, closed) or its peer connection did. The
+// call and its SIP dialog go on: the far end hears comfort noise, one
+// 20 ms frame at a time in the uplink's own RTP stream, until
+// AttachBrowser. Ending the call if no page comes back is the caller's
+// business (Abandon after its grace period).
+func (c *Call) DetachBrowser(reason string) {
+	if !c.joint.detach(c.clock.Now(), reason) {
+		return
+	}
+	c.startComfortNoise()
+}
+
+// AttachBrowser makes leg the call's browser leg, in place of the one
+// detached or still attached, and sends the call's states and digits to
+// onState and onDTMF from now on (a call moved to another session). The
+// leg's media must be up (WaitMedia). The SIP dialog is untouched: no
+// re-INVITE, and the stream toward the trunk keeps its SSRC, sequence
+// numbers and timestamps.
+func (c *Call) AttachBrowser(leg BrowserLeg, onState func(CallState), onDTMF func(callID string, digit rune)) error {
+	if leg == nil {
+		return fmt.Errorf("%w: no browser leg", errBadRequest)
+	}
+	select {
+	case <-c.ctx.Done():
+		return fmt.Errorf("%w: the call has ended", errBadRequest)
+	default:
+	}
+	c.stopComfortNoise()
+	c.mu.Lock()
+	if onState != nil {
+		c.onState = onState
+	}
+	if onDTMF != nil {
+		c.onDTMF = onDTMF
+	}
+	c.mu.Unlock()
+	return c.joint.attach(c.sip, leg, c.clock.Now())
+}
+
+// ComfortNoiseFrame is the comfort noise's packet time: the uplink's ptime.
+const ComfortNoiseFrame = 20 * time.Millisecond
+
+// startComfortNoise runs the comfort noise on the call's group until
+// stopComfortNoise or the end of the call.
+func (c *Call) startComfortNoise() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.noiseStop != nil || c.finishing {
+		return
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	c.noiseStop, c.noiseDone = stop, done
+	c.goSafe("comfort noise", func() {
+		defer close(done)
+		t := c.clock.NewTicker(ComfortNoiseFrame)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-c.ctx.Done():
+				return
+			case <-t.C():
+				c.joint.comfortNoise(int(ComfortNoiseFrame / (time.Second / 8000)))
+			}
+		}
+	})
+}
+
+// stopComfortNoise stops the comfort noise and waits until its last frame
+// is out, so the browser's audio never interleaves with it.
+func (c *Call) stopComfortNoise() {
+	c.mu.Lock()
+	stop, done := c.noiseStop, c.noiseDone
+	c.noiseStop, c.noiseDone = nil, nil
+	c.mu.Unlock()
+	if stop == nil {
+		return
+	}
+	close(stop)
+	<-done
 }
 
 func stateRank(s string) int {
@@ -248,10 +357,16 @@ func (c *Call) progress(early bool) {
 
 // remoteMedia joins (or re-joins) the legs on the far end's SDP.
 func (c *Call) remoteMedia(rm remoteMedia) error {
-	if !c.joint.attached() {
+	if !c.joint.attached() && !c.joint.detached() {
 		return nil // an inbound call that rings: joined when answered
 	}
-	return c.joint.join(c.sip, rm, c.deliverDigit)
+	if err := c.joint.join(c.sip, rm, c.deliverDigit); err != nil {
+		return err
+	}
+	if c.joint.detached() {
+		c.startComfortNoise() // joined while the page was away
+	}
+	return nil
 }
 
 // directionChanged applies a hold or resume by the far end.
@@ -270,8 +385,11 @@ func (c *Call) deliverDigit(d rune) {
 		return
 	}
 	c.log.Info("digit from the far end", "digit", string(d))
-	if c.onDTMF != nil {
-		c.onDTMF(c.ID, d)
+	c.mu.Lock()
+	onDTMF := c.onDTMF
+	c.mu.Unlock()
+	if onDTMF != nil {
+		onDTMF(c.ID, d)
 	}
 }
 
@@ -313,6 +431,8 @@ func (c *Call) bridgeCause(cause error) record.Cause {
 	switch {
 	case errors.As(cause, &st):
 		return st.cause
+	case errors.Is(cause, ErrBrowserGone) && c.joint.detached():
+		return record.Cause{SIPCode: 0, Q850: record.Q850NormalClearing, Reason: "Browser page gone: not back within the grace period", By: record.ByAgent}
 	case errors.Is(cause, ErrBrowserGone):
 		return record.Cause{SIPCode: 0, Q850: record.Q850NormalClearing, Reason: "Browser disconnected", By: record.ByAgent}
 	case errors.Is(cause, ErrMediaTimeout):
@@ -388,6 +508,9 @@ func (c *Call) onHold() bool { return c.joint.agentHold() || c.sip.onHold() }
 // ended and the completed event.
 func (c *Call) finish() {
 	c.cancel(context.Canceled)
+	c.mu.Lock()
+	c.finishing = true
+	c.mu.Unlock()
 	c.group.Wait()
 	c.joint.leave()
 	c.sip.close()

@@ -529,7 +529,7 @@ func (c *Call) answerInbound(w *AnswerRequest) {
 	c.answeredBy = &record.AnsweredBy{Seat: w.Seat, SessionID: w.SessionID}
 	c.mu.Unlock()
 	c.log = c.log.With("session_id", w.SessionID)
-	c.joint.attach(w.Leg)
+	c.joint.setLeg(w.Leg)
 	if !c.answerInvite() {
 		return
 	}
@@ -633,7 +633,7 @@ func (c *Call) forward(number string) {
 		c.respondInvite(sip.StatusNotAcceptableHere, "Not Acceptable Here")
 		return
 	}
-	c.joint.attach(forwardLeg{fwd})
+	c.joint.setLeg(forwardLeg{fwd})
 	if !c.answerInvite() {
 		fwd.bye(dialog)
 		return

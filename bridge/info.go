@@ -33,6 +33,10 @@ type CallInfo struct {
 	Route    string           `json:"route,omitempty"`
 	Trunk    string           `json:"trunk,omitempty"`
 	Attempts []record.Attempt `json:"attempts,omitempty"`
+	// Reattaches are the gaps in the browser leg, oldest first: a reloaded
+	// or navigated page, a call moved to another tab, a replaced peer
+	// connection. The far end heard comfort noise during each.
+	Reattaches []Reattach `json:"reattaches,omitempty"`
 }
 
 // MediaInfo is what each leg's RTP did, per direction.
@@ -96,6 +100,7 @@ func (c *Call) Info() CallInfo {
 	c.mu.Unlock()
 	c.sip.describe(&ci.Media)
 	c.joint.describe(&ci.Media)
+	ci.Reattaches = c.joint.reattachLog()
 	return ci
 }
 

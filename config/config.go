@@ -151,6 +151,10 @@ type WebRTC struct {
 	ICEInterfaces []string `yaml:"ice_interfaces"`
 	// ICEServers are handed to clients in `ready`.
 	ICEServers []ICEServer `yaml:"ice_servers"`
+	// ResumeGrace is how long a session whose socket dropped (a network blip) keeps its calls for a resume.
+	ResumeGrace time.Duration `yaml:"resume_grace"`
+	// PageGrace is how long a session whose page went away (reload, navigation, closed tab) keeps its calls for the page to come back.
+	PageGrace time.Duration `yaml:"page_grace"`
 	// AllowLocalCandidates lets the bridge send STUN to loopback and its own
 	// addresses named in a client's candidates (tests on one host). Loopback is
 	// also allowed when ice_interfaces holds only loopback addresses.

@@ -54,6 +54,10 @@ const (
 	DefaultInboundRingTimeout = 30 * time.Second
 	// DefaultInboundFallback is inbound.fallback.
 	DefaultInboundFallback = FallbackBusy
+	// DefaultResumeGrace is webrtc.resume_grace.
+	DefaultResumeGrace = 10 * time.Second
+	// DefaultPageGrace is webrtc.page_grace: long enough for a slow CRM page to load.
+	DefaultPageGrace = 30 * time.Second
 	// DefaultSeatMaxCalls is seats[].max_calls.
 	DefaultSeatMaxCalls = 1
 	// DefaultReadHeaderTimeout is http.read_header_timeout.
@@ -204,6 +208,8 @@ func (c *Config) SetDefaults() {
 	if len(c.Inbound.CalledNumber) == 0 {
 		c.Inbound.CalledNumber = DefaultCalledNumber()
 	}
+	setDur(&c.WebRTC.ResumeGrace, DefaultResumeGrace)
+	setDur(&c.WebRTC.PageGrace, DefaultPageGrace)
 	setDur(&c.Webhook.Timeout, DefaultWebhookTimeout)
 	setStr(&c.Webhook.ContentType, DefaultWebhookContentType)
 	if len(c.Webhook.Events) == 0 {

@@ -250,6 +250,12 @@ func (c *Config) validateSIP(v *validator) {
 
 func (c *Config) validateWebRTC(v *validator) {
 	w := &c.WebRTC
+	if w.ResumeGrace < 0 {
+		v.add("webrtc.resume_grace", "must not be negative, e.g. 10s")
+	}
+	if w.PageGrace < 0 {
+		v.add("webrtc.page_grace", "must not be negative, e.g. 30s")
+	}
 	if w.UDPPort < 0 || w.UDPPort > 65535 {
 		v.add("webrtc.udp_port", "%d is not a port (0 = ephemeral ports)", w.UDPPort)
 	}

@@ -126,6 +126,13 @@ func (o *opusDecoder) String() string {
 	return fmt.Sprintf("OpusDecode(NB 8000 | WB+ %d -> %s) -> %s", resampleInRate, o.dec.String(), o.next.String())
 }
 
+// restart forgets the stream: the next packet is the start of a new one,
+// whatever its timestamp, and no gap is reported before it.
+func (o *opusDecoder) restart() {
+	o.started = false
+	o.afterLoss()
+}
+
 // afterLoss resets the decoder that will take the next packet. pion/opus has
 // no PLC, so after a lost frame its SILK state (gains coded relative to the
 // previous frame, the long-term predictor's excitation history) is stale,

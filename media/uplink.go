@@ -35,10 +35,14 @@ type UplinkConfig struct {
 type Uplink struct {
 	mu sync.Mutex
 	// guarded by mu: the whole chain below head, and dtmf.
-	head  RTPHandler
-	pkt   *packetizer
-	dtmf  dtmfSender
-	reord *reorder
+	head   RTPHandler
+	pkt    *packetizer
+	dtmf   dtmfSender
+	reord  *reorder
+	dec    *opusDecoder
+	enc    *g711Encoder
+	noise  uint32 // comfort noise generator state
+	filled bool   // comfort noise went out since the last browser packet
 
 	stats  *rtpStats // own lock
 	level  levelMeter
@@ -66,6 +70,7 @@ func NewUplink(cfg UplinkConfig, out RTPHandler) (*Uplink, error) {
 	if cfg.ReorderWindow == 0 {
 		cfg.ReorderWindow = DefaultReorderWindow
 	}
+	u.dec, u.enc, u.noise = dec, enc, cfg.SSRC|1
 	u.reord = newReorder(cfg.ReorderWindow, dec, u.countErr)
 	u.stats = newRTPStats(opusClockRate, cfg.Now, &u.level, u.reord)
 	u.head = u.stats
@@ -80,15 +85,68 @@ func (u *Uplink) HandleRTP(h *rtp.Header, payload []byte) error {
 		u.stats.countMalformed()
 		return err
 	}
-	if u.opusPT != 0 && h.PayloadType != u.opusPT {
-		u.stats.countMalformed()
-		return fmt.Errorf("%w: %d (opus is %d)", ErrUnexpectedPayloadType, h.PayloadType, u.opusPT)
-	}
 	u.mu.Lock()
+	if u.opusPT != 0 && h.PayloadType != u.opusPT {
+		pt := u.opusPT
+		u.mu.Unlock()
+		u.stats.countMalformed()
+		return fmt.Errorf("%w: %d (opus is %d)", ErrUnexpectedPayloadType, h.PayloadType, pt)
+	}
+	if u.filled {
+		// Comfort noise covered the time since the last packet: this
+		// packet starts a new talkspurt, not a loss to conceal.
+		u.filled = false
+		u.dec.restart()
+		u.pkt.marker = true
+	}
 	err := u.head.HandleRTP(h, payload)
 	u.mu.Unlock()
 	u.countErr(err)
 	return err
+}
+
+// comfortNoiseAmplitude is the peak of the comfort noise: about -70 dBov,
+// audible as a live line, far below speech (RFC 3389 §3.1 suggests
+// comfort noise at the level of the background it replaces).
+const comfortNoiseAmplitude = 10
+
+// ComfortNoise sends n samples (8 kHz) of low-level noise toward the trunk
+// in the uplink's own SSRC, sequence number and timestamp space, while no
+// browser feeds the uplink (a page reloading): the far end hears a live
+// line, and its RTP stream goes on without a jump in sequence numbers or
+// timestamps. The next browser packet starts a new talkspurt. Queued DTMF
+// events are sent in the noise's place as they are in the audio's.
+func (u *Uplink) ComfortNoise(n int) error {
+	var buf [160]int16
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.filled = true
+	for n > 0 {
+		k := min(n, len(buf))
+		for i := range buf[:k] {
+			// xorshift32: cheap, and never all zeros (digital silence
+			// makes some gateways assume the line is dead).
+			x := u.noise
+			x ^= x << 13
+			x ^= x >> 17
+			x ^= x << 5
+			u.noise = x
+			buf[i] = int16(int32(x%(2*comfortNoiseAmplitude+1)) - comfortNoiseAmplitude)
+		}
+		if err := u.enc.WriteSamples(buf[:k]); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
+// SetOpusPayloadType changes the browser's negotiated Opus payload type:
+// a new peer connection may number Opus differently from the last.
+func (u *Uplink) SetOpusPayloadType(pt uint8) {
+	u.mu.Lock()
+	u.opusPT = pt
+	u.mu.Unlock()
 }
 
 // countErr counts packets the decoder rejected, also those that were

@@ -172,7 +172,7 @@ func newEnv(t *testing.T, mutate func(*config.Config), opts ...bridge.Option) *e
 	sig := signaling.Handler(signaling.Options{Bridge: b, API: api, Logger: log.With("side", "signaling"),
 		AllowedOrigins: cfg.HTTP.AllowedOrigins, ICEServers: cfg.WebRTC.ICEServers, HelloTimeout: 500 * time.Millisecond, ResumeGrace: 500 * time.Millisecond,
 		Hostnames: cfg.HTTP.Hostnames, MaxPending: cfg.HTTP.MaxPendingWebSockets, MaxPendingPerIP: cfg.HTTP.MaxPendingWebSocketsPerIP,
-		Limits: cfg.Limits, CandidatePolicy: signaling.NewCandidatePolicy(cfg.WebRTC)})
+		Limits: cfg.Limits, CandidatePolicy: signaling.NewCandidatePolicy(cfg.WebRTC), PageGrace: cfg.WebRTC.PageGrace})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/ws", sig)
 	srv := httptest.NewServer(mux)

@@ -32,6 +32,12 @@ const (
 	DefaultPingInterval = 15 * time.Second
 	DefaultIdleTimeout  = 45 * time.Second
 	DefaultResumeGrace  = 10 * time.Second
+	// DefaultPageGrace is how long the calls of a page that went away
+	// (reload, navigation, a closed tab) wait for it to come back.
+	DefaultPageGrace = 30 * time.Second
+	// DefaultResumeTokenTTL is the life of a resume credential; a fresh
+	// one is sent at half of it.
+	DefaultResumeTokenTTL = 2 * time.Minute
 )
 
 // Bridge is what signaling needs of the call bridge: authenticate a seat,
@@ -62,6 +68,11 @@ type Options struct {
 	Logger         *slog.Logger
 
 	HelloTimeout, PingInterval, IdleTimeout, ResumeGrace time.Duration
+	// PageGrace is ResumeGrace for a session whose page said it was
+	// leaving (reload, navigation, a closed tab).
+	PageGrace time.Duration
+	// ResumeTokenTTL is the life of a resume credential.
+	ResumeTokenTTL time.Duration
 
 	// Hostnames are the names the bridge is reached by (http.hostnames);
 	// same-origin mode refuses a Host that is none of them, an IP literal
@@ -105,6 +116,12 @@ func Handler(opts Options) *Server {
 	}
 	if opts.ResumeGrace <= 0 {
 		opts.ResumeGrace = DefaultResumeGrace
+	}
+	if opts.PageGrace <= 0 {
+		opts.PageGrace = DefaultPageGrace
+	}
+	if opts.ResumeTokenTTL <= 0 {
+		opts.ResumeTokenTTL = DefaultResumeTokenTTL
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -244,7 +261,7 @@ func (s *Server) serveConn(c *conn, remote string, helloDone func()) {
 			return
 		}
 		sess.attach(c)
-		sess.send(Ready{Type: TypeReady, SessionID: sess.ID, Seat: sa.Seat.ID, CallerIDs: sa.CallerIDs, ICEServers: s.iceServers()})
+		sess.send(Ready{Type: TypeReady, SessionID: sess.ID, Seat: sa.Seat.ID, CallerIDs: sa.CallerIDs, ICEServers: s.iceServers(), ResumeToken: sess.issueResumeToken()})
 	case TypeResume:
 		sa, err := s.opts.Bridge.Authenticate(msg.Token)
 		if err == nil {
@@ -258,8 +275,20 @@ func (s *Server) serveConn(c *conn, remote string, helloDone func()) {
 		s.mu.Lock()
 		sess = s.sessions[msg.SessionID]
 		s.mu.Unlock()
-		if sess == nil || sess.auth.Seat.ID != sa.Seat.ID || !sess.resume(c, sa) {
-			c.send(ErrorMessage{Type: TypeError, Code: "session_not_found", Message: "no live session with that id; send hello"})
+		// A session of another seat is refused as if it did not exist.
+		if sess == nil || sess.seatID != sa.Seat.ID {
+			c.send(ErrorMessage{Type: TypeError, Code: CodeSessionNotFound, Message: "no live session with that id; send hello"})
+			c.closeWith(CloseUnauthorized, "session not found")
+			return
+		}
+		if !sess.redeemResumeToken(msg.ResumeToken) {
+			log.Info("resume refused: bad resume_token", "session_id", sess.ID)
+			c.send(ErrorMessage{Type: TypeError, Code: CodeUnauthorized, Message: "resume_token missing, already used or expired; send hello"})
+			c.closeWith(CloseUnauthorized, "unauthorized")
+			return
+		}
+		if !sess.resume(c, sa, msg.NewPeer) {
+			c.send(ErrorMessage{Type: TypeError, Code: CodeSessionNotFound, Message: "no live session with that id; send hello"})
 			c.closeWith(CloseUnauthorized, "session not found")
 			return
 		}
@@ -309,6 +338,7 @@ func (s *Server) newSession(sa *bridge.SeatAuth, client *ClientInfo) *Session {
 		ctx:    ctx,
 		cancel: cancel,
 	}
+	sess.leg = &lazyLeg{s: sess}
 	sess.log = s.log.With("session_id", sess.ID, "seat", sa.Seat.ID)
 	if client != nil {
 		sess.log.Info("session started", "client", client.Name, "client_version", client.Version)
@@ -319,6 +349,19 @@ func (s *Server) newSession(sa *bridge.SeatAuth, client *ClientInfo) *Session {
 	s.sessions[sess.ID] = sess
 	s.mu.Unlock()
 	return sess
+}
+
+// ownerOf is the session whose calls include id, if any.
+func (s *Server) ownerOf(id string) *Session {
+	for _, sess := range s.Sessions() {
+		sess.mu.Lock()
+		owns := sess.calls[id]
+		sess.mu.Unlock()
+		if owns {
+			return sess
+		}
+	}
+	return nil
 }
 
 func (s *Server) remove(sess *Session) {

@@ -59,8 +59,9 @@ type peerCounters struct {
 }
 
 // newPeer creates the peer connection; onCandidate receives local ICE
-// candidates (nil at the end of gathering).
-func newPeer(api *webrtc.API, log *slog.Logger, onCandidate func(*webrtc.ICECandidateInit)) (*Peer, error) {
+// candidates (nil at the end of gathering), onState (if not nil) each
+// change of the connection's state.
+func newPeer(api *webrtc.API, log *slog.Logger, onCandidate func(*webrtc.ICECandidateInit), onState func(*Peer, webrtc.PeerConnectionState)) (*Peer, error) {
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("signaling: new peer connection: %w", err)
@@ -82,6 +83,9 @@ func newPeer(api *webrtc.API, log *slog.Logger, onCandidate func(*webrtc.ICECand
 			p.connectedOnce.Do(func() { close(p.connected) })
 		case webrtc.PeerConnectionStateClosed:
 			p.closeOnce.Do(func() { close(p.closed) })
+		}
+		if onState != nil {
+			onState(p, s)
 		}
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {

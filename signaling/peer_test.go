@@ -33,7 +33,7 @@ func testAPIPeer(t testing.TB) *Peer {
 	}
 	api, err := NewAPI(config.WebRTC{ICEInterfaces: []string{"127.0.0.1"}}, log, nil)
 	require.NoError(t, err)
-	p, err := newPeer(api, log, func(*webrtc.ICECandidateInit) {})
+	p, err := newPeer(api, log, func(*webrtc.ICECandidateInit) {}, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })
 	return p
@@ -84,7 +84,7 @@ func TestNAT1To1Candidates(t *testing.T) {
 	api, err := NewAPI(config.WebRTC{ICEInterfaces: []string{"127.0.0.1"}, NAT1To1IPs: []string{"192.0.2.10"}}, log, nil)
 	require.NoError(t, err)
 	cands := make(chan *webrtc.ICECandidateInit, 8)
-	p, err := newPeer(api, log, func(c *webrtc.ICECandidateInit) { cands <- c })
+	p, err := newPeer(api, log, func(c *webrtc.ICECandidateInit) { cands <- c }, nil)
 	require.NoError(t, err)
 	defer p.Close()
 	_, err = p.HandleOffer(chromiumOffer)

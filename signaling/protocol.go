@@ -38,6 +38,11 @@ const (
 	// TypeCallerID (extension) asks which caller id a call to `to` would
 	// present, and is the reply (CallerIDReply).
 	TypeCallerID = "caller_id"
+	// Re-attaching calls to a new page, another tab (extensions).
+	TypeLeaving     = "leaving"
+	TypeTake        = "take"
+	TypeCallMoved   = "call_moved"
+	TypeResumeToken = "resume_token"
 )
 
 // Close codes (signaling.md, "Transport").
@@ -67,6 +72,11 @@ type Inbound struct {
 	SessionID  string          `json:"session_id,omitempty"`
 	Hold       *bool           `json:"hold,omitempty"`
 	Reason     string          `json:"reason,omitempty"`
+	// ResumeToken is the single-use resume credential of resume.
+	ResumeToken string `json:"resume_token,omitempty"`
+	// NewPeer in resume says the client comes back with a new peer
+	// connection (a reloaded page): its next offer replaces the session's.
+	NewPeer bool `json:"new_peer,omitempty"`
 }
 
 // IncomingMessage rings the session for an inbound call (signaling.md,
@@ -95,6 +105,29 @@ type Ready struct {
 	Seat       string             `json:"seat"`
 	CallerIDs  []string           `json:"caller_ids"`
 	ICEServers []config.ICEServer `json:"ice_servers"`
+	// ResumeToken is the credential of the next resume (extension).
+	ResumeToken string `json:"resume_token"`
+}
+
+// Resumed is the reply to resume (extension).
+type Resumed struct {
+	Type      string `json:"type"`
+	SessionID string `json:"session_id"`
+	// Calls are the ids of the session's live calls.
+	Calls []string `json:"calls"`
+	// CallStates are their states now, with answered_at and hold.
+	CallStates []bridge.CallState `json:"call_states"`
+	// ResumeToken is the credential of the next resume; the one just
+	// used is spent.
+	ResumeToken string `json:"resume_token"`
+}
+
+// ResumeTokenMessage hands the client a fresh resume credential
+// (extension): sent as the last one nears its expiry.
+type ResumeTokenMessage struct {
+	Type        string `json:"type"`
+	ResumeToken string `json:"resume_token"`
+	ExpiresIn   int    `json:"expires_in"` // seconds
 }
 
 // SDPMessage is an answer (or offer) carrying SDP.
@@ -133,6 +166,9 @@ const (
 	// CodeSeatUnavailable: the seat was disabled or deleted while the
 	// session was live; the socket closes with 4401 next.
 	CodeSeatUnavailable = "seat_unavailable"
+	// CodeSessionNotFound (extension): resume of a session that is gone,
+	// or of another seat's.
+	CodeSessionNotFound = "session_not_found"
 )
 
 // ProtocolError is a refused client message: Code is the error code sent
@@ -158,6 +194,7 @@ var knownTypes = map[string]bool{
 	TypeDTMF: true, TypeResume: true, TypePing: true, TypeStats: true, TypeHold: true,
 	TypeAccept: true, TypeReject: true,
 	TypeCallerID: true,
+	TypeLeaving:  true, TypeTake: true,
 }
 
 // Parse decodes and validates one client frame. Every refusal is a
@@ -224,6 +261,10 @@ func Parse(data []byte) (Inbound, error) {
 		case "", "busy", "decline":
 		default:
 			return msg, badRequest("reason must be busy or decline")
+		}
+	case TypeTake:
+		if msg.CallID == "" {
+			return msg, &ProtocolError{Code: CodeUnknownCall, Msg: "take needs a call_id"}
 		}
 	case TypeHangup:
 		if msg.CallID == "" {

@@ -3,6 +3,9 @@ package signaling
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,8 +42,24 @@ type Session struct {
 	terminated  bool                      // guarded by mu
 	clientStats map[string]ClientStats    // latest browser getStats per call; guarded by mu
 	earlyCands  []webrtc.ICECandidateInit // trickled before the first offer; guarded by mu
+	resumeCreds []resumeCred              // the resume credentials still valid, newest last; guarded by mu
+	rotate      *time.Timer               // sends the next resume credential; guarded by mu
+	leaving     bool                      // the page said it is going away; guarded by mu
+	newPeer     bool                      // the next offer is from a new peer connection; guarded by mu
+	leg         *lazyLeg                  // the session's browser leg, whatever its peer connection; set at creation
 	lim         sessionLimits             // per-seat caps; fields guarded by mu unless noted
 }
+
+// resumeCred is a single-use resume credential: 32 random bytes, valid
+// until exp (extended to the end of the grace period when the socket drops).
+type resumeCred struct {
+	value string
+	exp   time.Time
+}
+
+// maxResumeCreds is how many credentials are valid at once: the newest
+// and the one before it, which a page may not have stored yet.
+const maxResumeCreds = 2
 
 // ClientStats is the browser's own view of a call, uploaded by the widget.
 type ClientStats struct {
@@ -91,12 +110,81 @@ func (s *Session) detach(c *conn) {
 		return
 	}
 	s.conn = nil
-	s.log.Info("socket dropped; waiting for resume", "grace", s.srv.opts.ResumeGrace)
-	s.grace = time.AfterFunc(s.srv.opts.ResumeGrace, s.terminate)
+	grace := s.srv.opts.ResumeGrace
+	if s.leaving {
+		grace = s.srv.opts.PageGrace
+	}
+	until := time.Now().Add(grace)
+	for i := range s.resumeCreds {
+		if s.resumeCreds[i].exp.Before(until) {
+			s.resumeCreds[i].exp = until
+		}
+	}
+	s.log.Info("socket dropped; waiting for resume", "grace", grace, "page_left", s.leaving)
+	s.grace = time.AfterFunc(grace, s.terminate)
 }
 
-// resume re-attaches a new socket; false when the session is gone.
-func (s *Session) resume(c *conn, sa *bridge.SeatAuth) bool {
+// issueResumeToken makes a new resume credential and schedules the next.
+func (s *Session) issueResumeToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	v := base64.RawURLEncoding.EncodeToString(b[:])
+	ttl := s.srv.opts.ResumeTokenTTL
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resumeCreds = append(s.resumeCreds, resumeCred{value: v, exp: time.Now().Add(ttl)})
+	if n := len(s.resumeCreds); n > maxResumeCreds {
+		s.resumeCreds = s.resumeCreds[n-maxResumeCreds:]
+	}
+	if s.rotate != nil {
+		s.rotate.Stop()
+	}
+	if !s.terminated {
+		s.rotate = time.AfterFunc(ttl/2, s.rotateResumeToken)
+	}
+	return v
+}
+
+// rotateResumeToken sends a fresh credential before the last expires,
+// while a socket is attached to receive it. A detached session's
+// credentials already last its grace period.
+func (s *Session) rotateResumeToken() {
+	s.mu.Lock()
+	c, gone := s.conn, s.terminated
+	s.mu.Unlock()
+	if gone || c == nil {
+		return
+	}
+	v := s.issueResumeToken()
+	c.send(ResumeTokenMessage{Type: TypeResumeToken, ResumeToken: v, ExpiresIn: int(s.srv.opts.ResumeTokenTTL / time.Second)})
+}
+
+// redeemResumeToken spends a credential: true if v is one of the
+// session's, unexpired. Every credential of the session is spent with it.
+func (s *Session) redeemResumeToken(v string) bool {
+	if v == "" {
+		return false
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ok := false
+	for _, c := range s.resumeCreds {
+		if subtle.ConstantTimeCompare([]byte(c.value), []byte(v)) == 1 && now.Before(c.exp) {
+			ok = true
+		}
+	}
+	if ok {
+		s.resumeCreds = nil
+	}
+	return ok
+}
+
+// resume re-attaches a new socket; false when the session is gone. With
+// newPeer the client comes back with a new peer connection (a reloaded or
+// navigated page): the session's calls are detached from the old one (the
+// far end hears comfort noise) until the new one's media is up.
+func (s *Session) resume(c *conn, sa *bridge.SeatAuth, newPeer bool) bool {
 	s.mu.Lock()
 	if s.terminated {
 		s.mu.Unlock()
@@ -109,18 +197,29 @@ func (s *Session) resume(c *conn, sa *bridge.SeatAuth) bool {
 	old := s.conn
 	s.conn = c
 	s.auth = sa
+	s.leaving = false
+	if newPeer {
+		s.newPeer = true
+		s.earlyCands = nil
+	}
 	backlog := s.backlog
 	s.backlog = nil
-	calls := make([]string, 0, len(s.calls))
-	for id := range s.calls {
-		calls = append(calls, id)
-	}
+	calls := s.callIDsLocked()
 	s.mu.Unlock()
 	if old != nil {
 		old.closeWith(CloseReplaced, "resumed elsewhere")
 	}
-	s.log.Info("session resumed", "calls", len(calls))
-	c.send(map[string]any{"type": TypeResumed, "session_id": s.ID, "calls": calls})
+	if newPeer {
+		s.detachCalls("page reloaded")
+	}
+	s.log.Info("session resumed", "calls", len(calls), "new_peer", newPeer)
+	states := make([]bridge.CallState, 0, len(calls))
+	for _, id := range calls {
+		if call, ok := s.srv.opts.Bridge.Control(id); ok {
+			states = append(states, call.Current())
+		}
+	}
+	c.send(Resumed{Type: TypeResumed, SessionID: s.ID, Calls: calls, CallStates: states, ResumeToken: s.issueResumeToken()})
 	for _, b := range backlog {
 		select {
 		case c.out <- b:
@@ -141,10 +240,11 @@ func (s *Session) terminateWith(code int, reason string) {
 		return
 	}
 	s.terminated = true
-	calls := make([]string, 0, len(s.calls))
-	for id := range s.calls {
-		calls = append(calls, id)
+	calls := s.callIDsLocked()
+	if s.rotate != nil {
+		s.rotate.Stop()
 	}
+	s.resumeCreds = nil
 	peer := s.peer
 	c := s.conn
 	s.mu.Unlock()
@@ -248,27 +348,141 @@ func (s *Session) handle(data []byte) {
 		s.mu.Unlock()
 	case TypeCallerID:
 		s.handleCallerID(msg)
+	case TypeLeaving:
+		s.mu.Lock()
+		s.leaving = true
+		s.mu.Unlock()
+		s.log.Info("page leaving")
+		s.detachCalls("page left")
+	case TypeTake:
+		s.take(msg)
 	case TypeHello, TypeResume:
 		s.sendError(msg.RequestID, "", CodeBadRequest, "this session is already authenticated")
 	}
 }
 
+func (s *Session) callIDsLocked() []string {
+	calls := make([]string, 0, len(s.calls))
+	for id := range s.calls {
+		calls = append(calls, id)
+	}
+	return calls
+}
+
+// detachCalls takes the session's calls off its peer connection: the far
+// end hears comfort noise until attachCalls or the end of the grace.
+func (s *Session) detachCalls(reason string) {
+	s.mu.Lock()
+	calls := s.callIDsLocked()
+	s.mu.Unlock()
+	for _, id := range calls {
+		if call, ok := s.srv.opts.Bridge.Control(id); ok {
+			call.DetachBrowser(reason)
+		}
+	}
+}
+
+// attachCalls puts the session's calls on peer once its media is up.
+func (s *Session) attachCalls(peer *Peer) {
+	s.mu.Lock()
+	calls := s.callIDsLocked()
+	s.mu.Unlock()
+	for _, id := range calls {
+		if call, ok := s.srv.opts.Bridge.Control(id); ok {
+			s.attachWhenUp(peer, call)
+		}
+	}
+}
+
+// attachWhenUp attaches call to the session's browser leg once peer's
+// media is up, off the read loop; it gives up with the session or the
+// page grace.
+func (s *Session) attachWhenUp(peer *Peer, call bridge.CallControl) {
+	go func() {
+		ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.PageGrace)
+		defer cancel()
+		if err := peer.WaitMedia(ctx); err != nil {
+			s.log.Info("call not re-attached: no media", "call_id", call.CallID(), "error", err)
+			return
+		}
+		if err := call.AttachBrowser(s.leg, s.onCallState, s.onRemoteDigit); err != nil {
+			s.log.Info("call not re-attached", "call_id", call.CallID(), "error", err)
+			return
+		}
+		s.log.Info("call attached", "call_id", call.CallID())
+	}()
+}
+
+// onPeerState follows the session's peer connection: a closed or failed
+// one leaves the calls detached (comfort noise); connected (a new page's
+// peer connection, or the same one after an ICE restart) attaches them.
+func (s *Session) onPeerState(p *Peer, st webrtc.PeerConnectionState) {
+	s.mu.Lock()
+	current := s.peer == p && !s.terminated
+	s.mu.Unlock()
+	if !current {
+		return
+	}
+	switch st {
+	case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		s.detachCalls("peer connection " + st.String())
+	case webrtc.PeerConnectionStateConnected:
+		s.attachCalls(p)
+	}
+}
+
+// take moves a call of the same seat to this session (another tab of the
+// same CRM: "move the call here"). Its audio comes to this session's peer
+// connection; the session that had it gets call_moved, this one the
+// call's state.
+func (s *Session) take(msg Inbound) {
+	call, ok := s.srv.opts.Bridge.Control(msg.CallID)
+	if !ok || call.Seat() == nil || call.Seat().ID != s.seatID {
+		s.sendError(msg.RequestID, msg.CallID, CodeUnknownCall, "no such call of this seat")
+		return
+	}
+	peer := s.peerLeg()
+	if peer == nil {
+		s.sendError(msg.RequestID, msg.CallID, bridge.ErrNoMedia.SignalingCode(), "send an offer before taking a call")
+		return
+	}
+	if owner := s.srv.ownerOf(msg.CallID); owner != nil && owner != s {
+		owner.mu.Lock()
+		delete(owner.calls, msg.CallID)
+		owner.mu.Unlock()
+		owner.send(map[string]string{"type": TypeCallMoved, "call_id": msg.CallID})
+	}
+	s.mu.Lock()
+	s.calls[msg.CallID] = true
+	s.mu.Unlock()
+	s.log.Info("call taken", "call_id", msg.CallID)
+	s.send(CallStateMessage{Type: TypeCallState, CallState: call.Current()})
+	s.attachWhenUp(peer, call)
+}
+
 func (s *Session) handleOffer(msg Inbound) {
 	s.mu.Lock()
-	peer := s.peer
+	peer, replace := s.peer, s.newPeer
+	s.newPeer = false
 	s.mu.Unlock()
-	if peer == nil {
+	var old *Peer
+	if peer == nil || replace {
 		p, err := newPeer(s.srv.opts.API, s.log, func(c *webrtc.ICECandidateInit) {
 			s.send(CandidateMessage{Type: TypeCandidate, Candidate: c})
-		})
+		}, s.onPeerState)
 		if err != nil {
 			s.sendError("", "", CodeInternal, err.Error())
 			return
 		}
-		peer = p
+		old, peer = peer, p
 		s.mu.Lock()
 		s.peer = p
 		s.mu.Unlock()
+	}
+	if old != nil {
+		// A reloaded page's new peer connection: the calls move to it once
+		// its media is up (onPeerState), the old one goes.
+		_ = old.Close()
 	}
 	offer, ok := s.filterOffer(msg.SDP)
 	if !ok {
@@ -339,7 +553,7 @@ func (s *Session) handleCall(msg Inbound) {
 	s.mu.Lock()
 	sa := s.auth
 	s.mu.Unlock()
-	leg := &lazyLeg{s: s}
+	leg := s.leg
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -413,14 +627,24 @@ func (s *Session) callOf(msg Inbound) (bridge.CallControl, bool) {
 	return call, ok
 }
 
+// ownCall is a call this session may control: one of its own, or one
+// of its seat's on another session (another tab of the same CRM).
 func (s *Session) ownCall(id string) (bridge.CallControl, bool) {
-	s.mu.Lock()
-	owned := s.calls[id]
-	s.mu.Unlock()
-	if !owned || id == "" {
+	if id == "" {
 		return nil, false
 	}
-	return s.srv.opts.Bridge.Control(id)
+	s.mu.Lock()
+	owned := s.calls[id]
+	seat := s.auth.Seat.ID
+	s.mu.Unlock()
+	call, ok := s.srv.opts.Bridge.Control(id)
+	if !ok {
+		return nil, false
+	}
+	if !owned && (call.Seat() == nil || call.Seat().ID != seat) {
+		return nil, false
+	}
+	return call, true
 }
 
 func (s *Session) handleDTMF(msg Inbound) {

@@ -326,6 +326,8 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		Limits:          cfg.Limits,
 		Tokens:          tokens,
 		CandidatePolicy: signaling.NewCandidatePolicy(cfg.WebRTC),
+		ResumeGrace:     cfg.WebRTC.ResumeGrace,
+		PageGrace:       cfg.WebRTC.PageGrace,
 	})
 
 	// A seat disabled or deleted on any node loses its sessions here.

@@ -36,7 +36,10 @@ type CallState struct {
 	State     string `json:"state"`
 	To        string `json:"to"`
 	From      string `json:"from"`
-	Cause     *struct {
+	// AnsweredAt and Hold come with the current state after a resume.
+	AnsweredAt *time.Time `json:"answered_at"`
+	Hold       bool       `json:"hold"`
+	Cause      *struct {
 		SIPCode int    `json:"sip_code"`
 		Q850    int    `json:"q850"`
 		Reason  string `json:"reason"`
@@ -58,6 +61,16 @@ type Ready struct {
 	Seat       string            `json:"seat"`
 	CallerIDs  []string          `json:"caller_ids"`
 	ICEServers []json.RawMessage `json:"ice_servers"`
+	// ResumeToken is the first resume credential.
+	ResumeToken string `json:"resume_token"`
+}
+
+// Resumed mirrors the protocol's resumed.
+type Resumed struct {
+	SessionID   string      `json:"session_id"`
+	Calls       []string    `json:"calls"`
+	CallStates  []CallState `json:"call_states"`
+	ResumeToken string      `json:"resume_token"`
 }
 
 // Options configure a client.
@@ -92,7 +105,8 @@ type Client struct {
 	connOnce    sync.Once
 	seq         uint16
 	ts          uint32
-	sendPaused  bool // guarded by mu
+	sendPaused  bool   // guarded by mu
+	resumeToken string // the latest resume credential; guarded by mu
 }
 
 // Dial opens the WebSocket at url (ws://host/v1/ws) and sends hello. It
@@ -126,7 +140,71 @@ func Dial(ctx context.Context, url, token string, opts Options) (*Client, error)
 	if err := m.Decode(&c.Ready); err != nil {
 		return nil, err
 	}
+	c.setResumeToken(c.Ready.ResumeToken)
 	return c, nil
+}
+
+// Resume opens a new socket and resumes the session sessionID with a
+// seat token and the session's resume credential. newPeer says the client
+// comes back with a new peer connection, as a reloaded page does: call
+// Connect next, and the bridge moves the session's calls to it.
+func Resume(ctx context.Context, url, token, sessionID, resumeToken string, newPeer bool, opts Options) (*Client, Resumed, error) {
+	h := http.Header{}
+	if opts.Origin != "" {
+		h.Set("Origin", opts.Origin)
+	}
+	ws, _, err := websocket.DefaultDialer.DialContext(ctx, url, h)
+	if err != nil {
+		return nil, Resumed{}, fmt.Errorf("sigclient: dial: %w", err)
+	}
+	c := &Client{ws: ws, opts: opts, msgs: make(chan Message, 256), connected: make(chan struct{})}
+	go c.readLoop()
+	if err := c.Send(map[string]any{"type": "resume", "session_id": sessionID, "token": token, "resume_token": resumeToken, "new_peer": newPeer}); err != nil {
+		c.Close()
+		return nil, Resumed{}, err
+	}
+	m, err := c.Next(ctx, "resumed", "error")
+	if err != nil {
+		c.Close()
+		return nil, Resumed{}, err
+	}
+	if m.Type == "error" {
+		var e ErrorMsg
+		_ = m.Decode(&e)
+		c.Close()
+		return nil, Resumed{}, &ResumeError{Code: e.Code, Message: e.Message}
+	}
+	var r Resumed
+	if err := m.Decode(&r); err != nil {
+		c.Close()
+		return nil, Resumed{}, err
+	}
+	c.Ready.SessionID = r.SessionID
+	c.setResumeToken(r.ResumeToken)
+	return c, r, nil
+}
+
+// ResumeError is a refused resume.
+type ResumeError struct{ Code, Message string }
+
+func (e *ResumeError) Error() string {
+	return "sigclient: resume refused: " + e.Code + ": " + e.Message
+}
+
+// ResumeToken is the latest resume credential the bridge handed out.
+func (c *Client) ResumeToken() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.resumeToken
+}
+
+func (c *Client) setResumeToken(v string) {
+	if v == "" {
+		return
+	}
+	c.mu.Lock()
+	c.resumeToken = v
+	c.mu.Unlock()
 }
 
 // WS is the underlying socket, for tests of the transport itself.
@@ -148,6 +226,14 @@ func (c *Client) readLoop() {
 		if head.Type == "candidate" {
 			c.onCandidate(data)
 			continue
+		}
+		if head.Type == "resume_token" {
+			var rt struct {
+				ResumeToken string `json:"resume_token"`
+			}
+			if json.Unmarshal(data, &rt) == nil {
+				c.setResumeToken(rt.ResumeToken)
+			}
 		}
 		c.msgs <- Message{Type: head.Type, Raw: data}
 	}
@@ -303,6 +389,40 @@ func (c *Client) Connect(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("sigclient: ICE/DTLS not connected: %w", ctx.Err())
 	}
+}
+
+// RestartICE renegotiates the peer connection with fresh ICE credentials
+// (a network change) and waits for the bridge's answer.
+func (c *Client) RestartICE(ctx context.Context) error {
+	offer, err := c.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		return err
+	}
+	if err := c.pc.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	if err := c.Send(map[string]any{"type": "offer", "sdp": offer.SDP}); err != nil {
+		return err
+	}
+	msg, err := c.Next(ctx, "answer", "error")
+	if err != nil {
+		return err
+	}
+	if msg.Type == "error" {
+		var e ErrorMsg
+		_ = msg.Decode(&e)
+		return fmt.Errorf("sigclient: ICE restart refused: %s: %s", e.Code, e.Message)
+	}
+	var ans struct {
+		SDP string `json:"sdp"`
+	}
+	if err := msg.Decode(&ans); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.answerSDP = ans.SDP
+	c.mu.Unlock()
+	return c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans.SDP})
 }
 
 // RemoteCandidates are the ICE candidates the bridge trickled.

@@ -57,6 +57,10 @@ export interface ResumedMessage {
   type: 'resumed';
   session_id: string;
   calls: string[];
+  /** The calls' states now, with `answered_at` and `hold`. */
+  call_states?: CallState[];
+  /** The next single-use resume credential. */
+  resume_token?: string;
 }
 
 /** Error codes of the protocol and of the widget itself. */
@@ -109,6 +113,8 @@ export interface CallbridgeSoftphoneEventMap {
   error: CustomEvent<ErrorDetail>;
   connectionchange: CustomEvent<{ status: ConnectionStatus }>;
   dtmf: CustomEvent<DtmfDetail>;
+  /** Another tab took this tab's call ("Move the call here"). */
+  callmoved: CustomEvent<{ call_id: string }>;
 }
 
 /** Options of `call()`. */
@@ -181,6 +187,8 @@ export declare class CallbridgeSoftphone extends HTMLElement {
   mute(on?: boolean): boolean;
   /** Holds (true) or resumes (false) the call. */
   hold(on?: boolean): boolean;
+  /** Moves the call another tab of this CRM shows to this tab; false when there is none. */
+  moveCallHere(): boolean;
   /** Restarts ICE without dropping the call. */
   restartIce(): void;
   /** RMS level (0..1) of the far end's audio. */

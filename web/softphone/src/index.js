@@ -6,6 +6,7 @@
 // one file, /softphone.js (go generate ./web).
 
 import { CallbridgeSoftphone } from './element.js';
+import './reattach.js';
 
 export { CallbridgeSoftphone } from './element.js';
 export { bindClickToCall, telNumber } from './clicktocall.js';

@@ -87,6 +87,15 @@ const en = {
   'ui.star': 'star',
   'ui.pound': 'pound',
   'ui.call_number': 'Call {number}',
+  'tab.call': '{state} {to} in another tab',
+  'tab.muted': '(muted)',
+  'tab.closed': 'The tab with the call to {to} closed. Move the call here to keep talking.',
+  'tab.move_here': 'Move the call here',
+  'tab.hangup': 'Hang up',
+  'tab.mute': 'Mute',
+  'tab.unmute': 'Unmute',
+  'tab.hold': 'Hold',
+  'tab.resume': 'Resume',
 };
 
 const de = {
@@ -169,6 +178,15 @@ const de = {
   'ui.star': 'Stern',
   'ui.pound': 'Raute',
   'ui.call_number': '{number} anrufen',
+  'tab.call': '{state} {to} in einem anderen Tab',
+  'tab.muted': '(stumm)',
+  'tab.closed': 'Der Tab mit dem Anruf an {to} wurde geschlossen. Holen Sie den Anruf hierher, um weiterzusprechen.',
+  'tab.move_here': 'Anruf hierher holen',
+  'tab.hangup': 'Auflegen',
+  'tab.mute': 'Stumm',
+  'tab.unmute': 'Ton an',
+  'tab.hold': 'Halten',
+  'tab.resume': 'Fortsetzen',
 };
 
 /** The shipped tables, by primary language subtag (BCP 47). */
