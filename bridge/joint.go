@@ -174,8 +174,8 @@ func (j *joint) dtmfOut() dtmfSender {
 func (j *joint) detach(now time.Time, reason string) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if !j.detachedAt.IsZero() {
-		return false
+	if !j.detachedAt.IsZero() || j.browser == nil {
+		return false // gone already, or an inbound call nobody answered yet
 	}
 	j.detachedAt = now
 	j.browser.SetIn(nil)
@@ -198,7 +198,7 @@ func (j *joint) attach(sip *sipLeg, leg BrowserLeg, now time.Time) error {
 	if j.detachedAt.IsZero() && leg == j.browser {
 		return nil // already there
 	}
-	if j.detachedAt.IsZero() {
+	if j.detachedAt.IsZero() && j.browser != nil {
 		j.browser.SetIn(nil)
 		j.reattaches = append(j.reattaches, Reattach{DetachedAt: now.UTC(), Reason: "moved"})
 	}
