@@ -355,12 +355,18 @@ func (c *Call) talk(dialog *sipgo.DialogClientSession) {
 		case <-maxDur:
 			c.end(ErrMaxDuration)
 		case now := <-tick.C():
-			if mediaTimeout <= 0 || c.onHold() {
+			if mediaTimeout <= 0 {
+				continue
+			}
+			if c.onHold() {
+				// The timeout counts again from the resume, not from the
+				// last packet before the hold.
+				answeredAt = now
 				continue
 			}
 			since := now.Sub(answeredAt)
 			if last := ms.lastRecv.Load(); last > 0 {
-				since = now.Sub(time.Unix(0, last))
+				since = min(since, now.Sub(time.Unix(0, last)))
 			}
 			if since > mediaTimeout {
 				c.log.Warn("media timeout", "since", since)

@@ -48,6 +48,9 @@ type MediaInfo struct {
 	PrivateSDP    bool                  `json:"trunk_sdp_private_address"`
 	SDPAddr       string                `json:"trunk_sdp_address,omitempty"`
 	AgentHold     bool                  `json:"agent_hold"` // the agent put the call on hold
+	// TrunkHold is how the far end's SDP holds the call, "" when it does
+	// not: "a=sendonly", "a=recvonly", "a=inactive", "c=0.0.0.0", "port 0".
+	TrunkHold string `json:"trunk_hold,omitempty"`
 }
 
 // Info returns a snapshot of the call: the call's own state under its
@@ -91,6 +94,7 @@ func (l *sipLeg) describe(m *MediaInfo) {
 	if rm.Codec.Name != "" {
 		m.TrunkCodec = rm.Codec.Name
 		m.Direction = rm.Direction
+		m.TrunkHold = rm.HoldForm
 	}
 	if rm.Addr.IsValid() {
 		m.SDPAddr = rm.Addr.String()

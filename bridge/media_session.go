@@ -130,21 +130,30 @@ func (s *mediaSession) localAddr() netip.AddrPort {
 	return s.rtp.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
-// setSDP takes the far end's SDP address (an answer, a 183, a re-INVITE):
-// RTP goes there, and one move by symmetric RTP is allowed again.
-func (s *mediaSession) setSDP(a netip.AddrPort, rtcpMux bool) {
-	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+// setSDP takes the far end's SDP (an answer, a 183, a re-INVITE): RTP
+// goes to its address, and one move by symmetric RTP is allowed again.
+// RTCP goes to the RTP port with rtcp-mux (RFC 5761), to a=rtcp's port
+// (RFC 3605), else to the RTP port + 1 (RFC 3550 §11). An unspecified
+// address or port 0 (a hold) changes nothing: nothing is ever sent there.
+func (s *mediaSession) setSDP(rm remoteMedia) {
+	a := netip.AddrPortFrom(rm.Addr.Addr().Unmap(), rm.Addr.Port())
+	if !a.IsValid() || a.Addr().IsUnspecified() || a.Port() == 0 {
+		return
+	}
+	to := netip.AddrPortFrom(a.Addr(), a.Port()+1)
+	switch {
+	case rm.RTCPMux:
+		to = a
+	case rm.RTCPPort != 0:
+		to = netip.AddrPortFrom(a.Addr(), rm.RTCPPort)
+	}
+	s.rtcpTo.Store(&to)
 	if cur := s.sdp.Load(); cur != nil && *cur == a {
 		return
 	}
 	s.sdp.Store(&a)
 	s.remote.Store(&a)
 	s.latched.Store(false)
-	to := netip.AddrPortFrom(a.Addr(), a.Port()+1)
-	if rtcpMux {
-		to = a
-	}
-	s.rtcpTo.Store(&to)
 }
 
 // SetIn routes the far end's audio (and telephone-events) onward.
