@@ -48,6 +48,10 @@ func WithMetrics(m *Metrics) Option { return func(b *Bridge) { b.metrics = m } }
 // clock instead of sleeping).
 func WithClock(c clock.Clock) Option { return func(b *Bridge) { b.clock = c } }
 
+// WithRTCPInterval sets the SIP leg's RTCP report interval (default
+// DefaultRTCPInterval); tests shorten it.
+func WithRTCPInterval(d time.Duration) Option { return func(b *Bridge) { b.rtcpInterval = d } }
+
 // Bridge is the whole call-handling state of one process.
 type Bridge struct {
 	cfg     *config.Config
@@ -55,6 +59,8 @@ type Bridge struct {
 	events  record.Publisher
 	metrics *Metrics
 	clock   clock.Clock
+
+	rtcpInterval time.Duration // the SIP leg's RTCP report interval
 
 	ua        *sipgo.UserAgent
 	client    *sipgo.Client

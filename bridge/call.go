@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -37,6 +38,10 @@ type Call struct {
 	onDTMF  func(callID string, digit rune)
 	log     *slog.Logger
 	clock   clock.Clock
+	// held and resumedAt time the media timeout around holds: it counts
+	// from the last resume (unix nanos on the call's clock).
+	held      atomic.Bool
+	resumedAt atomic.Int64
 
 	sip   *sipLeg // the SIP leg; set at creation, never replaced
 	joint joint   // the media between the legs
@@ -244,7 +249,18 @@ func (c *Call) remoteMedia(rm remoteMedia) error {
 }
 
 // directionChanged applies a hold or resume by the far end.
-func (c *Call) directionChanged() { c.joint.applyGates(c.sip.remoteSDP().Direction) }
+func (c *Call) directionChanged() {
+	c.joint.applyGates(c.sip.remoteSDP().Direction)
+	c.holdChanged()
+}
+
+// holdChanged notes a resume, from which the media timeout counts again.
+func (c *Call) holdChanged() {
+	on := c.onHold()
+	if c.held.Swap(on) && !on {
+		c.resumedAt.Store(c.clock.Now().UnixNano())
+	}
+}
 
 // hungUp is the far end's BYE.
 func (c *Call) hungUp(cause record.Cause) {
@@ -359,14 +375,16 @@ func (c *Call) talk(dialog *sipgo.DialogClientSession) {
 				continue
 			}
 			if c.onHold() {
-				// The timeout counts again from the resume, not from the
-				// last packet before the hold.
-				answeredAt = now
 				continue
 			}
+			// From the answer, the last packet or the last resume,
+			// whichever came last.
 			since := now.Sub(answeredAt)
 			if last := ms.lastRecv.Load(); last > 0 {
 				since = min(since, now.Sub(time.Unix(0, last)))
+			}
+			if r := c.resumedAt.Load(); r > 0 {
+				since = min(since, now.Sub(time.Unix(0, r)))
 			}
 			if since > mediaTimeout {
 				c.log.Warn("media timeout", "since", since)
@@ -459,6 +477,7 @@ func (c *Call) Hold(on bool) error {
 		return err
 	}
 	c.joint.setAgentHold(on, c.sip.remoteSDP().Direction)
+	c.holdChanged()
 	c.log.Info("hold", "on", on)
 	return nil
 }

@@ -51,6 +51,14 @@ type MediaInfo struct {
 	// TrunkHold is how the far end's SDP holds the call, "" when it does
 	// not: "a=sendonly", "a=recvonly", "a=inactive", "c=0.0.0.0", "port 0".
 	TrunkHold string `json:"trunk_hold,omitempty"`
+	// TrunkRTCP is what the trunk's RTCP says about the bridge's RTP
+	// toward it: whether the far end receives it at all.
+	TrunkRTCP *TrunkRTCP `json:"trunk_rtcp,omitempty"`
+	// ForeignSource is the last address RTP came from that the source
+	// policy refused (a carrier that moved its media mid-call, or a
+	// stranger), and ForeignAt when.
+	ForeignSource string    `json:"foreign_source,omitempty"`
+	ForeignAt     time.Time `json:"foreign_at,omitempty"`
 }
 
 // Info returns a snapshot of the call: the call's own state under its
@@ -108,6 +116,11 @@ func (l *sipLeg) describe(m *MediaInfo) {
 		m.Remote = r.String()
 	}
 	m.Latched = ms.latched.Load()
+	r := ms.rtcpInfo()
+	m.TrunkRTCP = &r
+	if f := ms.lastForeign.Load(); f != nil {
+		m.ForeignSource, m.ForeignAt = f.src.String(), f.at.UTC()
+	}
 	m.SentToTrunk = ms.sent.Load()
 	m.ForeignRTP = ms.foreign.Load()
 	m.BadRTP = ms.bad.Load()

@@ -75,7 +75,7 @@ func (l *sipLeg) open() error {
 	if err != nil {
 		return err
 	}
-	ms := newMediaSession(rc, cc, l.b.trustedSource, l.log)
+	ms := newMediaSession(rc, cc, l.b.trustedSource, l.b.rtcpInterval, l.log)
 	ver := uint64(time.Now().Unix())
 	offer := sdpOffer(ver, netip.AddrPortFrom(l.b.sdpIP, ms.localAddr().Port()), l.b.codecs)
 	l.mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/callbridge/callbridge/bridge"
@@ -36,6 +37,10 @@ const (
 	HighLossPct  = 3.0
 	// LowMOS is the low-mos warning threshold.
 	LowMOS = 3.5
+	// ProofFresh is how old the far end's last proof of delivery (the
+	// trunk's RTCP report, the widget's getStats upload) may be: two of
+	// their 5 s intervals and some slack.
+	ProofFresh = 12 * time.Second
 )
 
 // Severity of a finding.
@@ -62,9 +67,14 @@ type Direction struct {
 	Flowing   bool      `json:"flowing"`
 	LevelDBov *float64  `json:"level_dbov,omitempty"`
 	Silent    bool      `json:"silent"`
-	// Status is "ok", "no packets", "stalled", "silent", or "idle" (not
-	// expected yet: before media, on hold).
+	// Status is "ok" (flowing, and for the directions that leave the
+	// bridge, proven to arrive), "unverified" (flowing, but nothing proves
+	// the far end receives it: Why says what is missing), "not received"
+	// (the far end reports receiving none of it), "no packets",
+	// "stalled", "silent", or "idle" (not expected yet: before media, on
+	// hold).
 	Status string `json:"status"`
+	Why    string `json:"why,omitempty"`
 }
 
 // Finding is one rule that fired.
@@ -151,7 +161,7 @@ func Diagnose(in Input) Report {
 		since = in.Now.Sub(c.StartedAt)
 	}
 	expect := mediaStarted && since >= Grace && c.State != bridge.StateEnded
-	hold := m.AgentHold || m.Direction == "sendonly" || m.Direction == "inactive"
+	hold := m.AgentHold || (m.Direction != "" && m.Direction != "sendrecv")
 
 	var up, down media.StreamSnapshot
 	if m.Uplink != nil {
@@ -189,6 +199,10 @@ func Diagnose(in Input) Report {
 			d.Status = "ok"
 		}
 	}
+	if expect && !hold {
+		proveToTrunk(&dirs[1], m, in.Now)
+		proveToBrowser(&dirs[3], in.Browser, in.Now)
+	}
 	r.Directions = dirs
 	add := func(f Finding) { r.Findings = append(r.Findings, f) }
 
@@ -198,19 +212,37 @@ func Diagnose(in Input) Report {
 			Message: "The agent put the call on hold: neither side's audio is forwarded.",
 			Fix:     "Nothing to fix; audio resumes when the agent resumes the call."})
 	case hold:
+		form := m.TrunkHold
+		if form == "" {
+			form = "a=" + m.Direction
+		}
 		add(Finding{ID: "S10", Severity: Info, Direction: TrunkToBridge,
-			Message: fmt.Sprintf("The far end put the call on hold (a=%s): one-way or no audio is expected.", m.Direction),
+			Message: fmt.Sprintf("The far end put the call on hold (%s): one-way or no audio is expected.", form),
 			Fix:     "Nothing to fix; audio resumes when the far end takes the call off hold."})
 	}
-	if m.PrivateSDP && !loopback(m.SDPAddr) { // a trunk on this very host is not behind NAT
+	moved := m.Latched && m.Remote != "" && m.SDPAddr != "" && m.Remote != m.SDPAddr
+	if moved && dirs[1].Status != "not received" {
+		add(Finding{ID: "S11", Severity: Warning, Direction: BridgeToTrunk,
+			Message: fmt.Sprintf("The trunk's RTP comes from %s but its SDP says %s; the bridge sends to %s (symmetric RTP). %s", m.Remote, m.SDPAddr, m.Remote, dirs[1].Why),
+			Fix:     asymmetricFix})
+	}
+	if m.PrivateSDP && !loopback(m.SDPAddr) && (moved || down.Packets == 0) { // a trunk on this very host is not behind NAT
 		add(Finding{ID: "S2", Severity: Info, Direction: TrunkToBridge,
 			Message: fmt.Sprintf("The trunk's SDP gives a private or loopback address (%s); the bridge sends to wherever the trunk's RTP really comes from (symmetric RTP).", m.SDPAddr),
 			Fix:     "Usually harmless. If no RTP ever arrives, the carrier or its SBC is behind NAT without fixing its SDP: ask the carrier to enable NAT traversal."})
 	}
 	if m.ForeignRTP > 0 {
-		add(Finding{ID: "S3", Severity: Warning, Direction: TrunkToBridge,
+		f := Finding{ID: "S3", Severity: Warning, Direction: TrunkToBridge,
 			Message: fmt.Sprintf("%d RTP packets came from an address other than the one the bridge latched to and were dropped.", m.ForeignRTP),
-			Fix:     "The carrier moved its media mid-call without a re-INVITE, or someone else is sending to the bridge's port. Check the carrier's media address in a capture."})
+			Fix:     "The carrier moved its media mid-call without a re-INVITE, or someone else is sending to the bridge's port. Check the carrier's media address in a capture."}
+		if m.ForeignSource != "" && !m.ForeignAt.IsZero() && in.Now.Sub(m.ForeignAt) <= StallAfter && dirs[2].Status == "stalled" {
+			// The accepted stream stopped while another source sends now:
+			// the carrier moved its media without telling the bridge.
+			f.Severity = Critical
+			f.Message = fmt.Sprintf("The trunk's RTP stopped coming from %s and now comes from %s, without a re-INVITE: the bridge refuses it, so the agent hears nothing, and keeps sending to the old address.", m.Remote, m.ForeignSource)
+			f.Fix = "The carrier moved its media mid-call without a re-INVITE. Ask the carrier to send a re-INVITE on media moves, or add its media network to sip.media_networks so the bridge may follow it."
+		}
+		add(f)
 	}
 	if m.OtherPT > 0 {
 		add(Finding{ID: "S6", Severity: Warning, Direction: TrunkToBridge,
@@ -250,6 +282,43 @@ func Diagnose(in Input) Report {
 	return r
 }
 
+const asymmetricFix = "If the far end cannot hear the agent, the carrier sends from one port and listens on another (asymmetric RTP): ask the carrier to send and receive RTP on the address in its SDP (symmetric RTP, RFC 4961), or to fix the address its SBC writes into the SDP."
+
+// proveToTrunk turns a flowing "bridge → trunk" into "ok" only when the
+// trunk's RTCP shows it receives the bridge's RTP (RFC 3550 §6.4.1).
+func proveToTrunk(d *Direction, m bridge.MediaInfo, now time.Time) {
+	if d.Status != "ok" {
+		return
+	}
+	r := m.TrunkRTCP
+	switch {
+	case r == nil || r.Packets == 0:
+		d.Status, d.Why = "unverified", "The trunk sends no RTCP, so nothing proves that the far end receives the bridge's RTP."
+	case !r.HasReport && r.ReportAt.IsZero():
+		d.Status, d.Why = "unverified", "The trunk's RTCP carries no report on the bridge's stream yet."
+	case now.Sub(r.ReportAt) > ProofFresh:
+		d.Status, d.Why = "unverified", fmt.Sprintf("The trunk's last report on the bridge's stream is %s old.", now.Sub(r.ReportAt).Round(time.Second))
+	case !r.Receiving:
+		d.Status, d.Why = "not received", "The trunk's RTCP reports that it receives none of the bridge's current RTP."
+	}
+}
+
+// proveToBrowser turns a flowing "bridge → browser" into "ok" only when
+// the widget's fresh getStats upload shows audio arriving.
+func proveToBrowser(d *Direction, b *BrowserReport, now time.Time) {
+	if d.Status != "ok" {
+		return
+	}
+	switch {
+	case b == nil:
+		d.Status, d.Why = "unverified", "The widget uploads no getStats report, so nothing proves that the browser receives the bridge's audio."
+	case now.Sub(b.Received) > ProofFresh:
+		d.Status, d.Why = "unverified", fmt.Sprintf("The widget's last getStats report is %s old.", now.Sub(b.Received).Round(time.Second))
+	case b.Inbound.PacketsReceived == 0:
+		d.Status, d.Why = "not received", "The browser reports receiving no audio packets."
+	}
+}
+
 func lossFix(dir string) string {
 	if dir == BrowserToBridge {
 		return "The agent's network: Wi-Fi, VPN or an overloaded uplink. A wired connection or a TURN server closer to the agent helps."
@@ -282,7 +351,17 @@ func diagnoseFlow(in Input, d []Direction, add func(Finding)) {
 		add(f)
 	}
 	// ② bridge → trunk
-	if d[0].Status == "ok" && d[1].Status != "ok" && d[1].Status != "silent" {
+	if d[1].Status == "not received" {
+		f := Finding{ID: "S12", Severity: Critical, Direction: BridgeToTrunk,
+			Message: "The bridge sends the agent's audio to the trunk, but the trunk's RTCP reports receiving none of it.",
+			Fix:     "Packets from the bridge to the carrier are dropped on the way (a firewall or NAT between them), or the carrier listens on another address than the one it sends from."}
+		m := in.Call.Media
+		if m.Latched && m.Remote != m.SDPAddr {
+			f.Message += fmt.Sprintf(" The bridge sends to %s, where the trunk's RTP comes from; the trunk's SDP says %s.", m.Remote, m.SDPAddr)
+			f.Fix = asymmetricFix
+		}
+		add(f)
+	} else if (d[0].Status == "ok" || d[0].Status == "silent") && d[1].Status != "ok" && d[1].Status != "unverified" && d[1].Status != "silent" {
 		add(Finding{ID: "S4", Severity: Critical, Direction: BridgeToTrunk,
 			Message: "The bridge receives the agent's audio but sends nothing to the trunk.",
 			Fix:     "A bridge fault (pipeline or RTP socket): collect the bridge's log for this call id and report it."})
@@ -306,12 +385,12 @@ func diagnoseFlow(in Input, d []Direction, add func(Finding)) {
 		}
 	}
 	// ④ bridge → browser
-	if d[2].Status == "ok" && d[3].Status != "ok" {
+	if d[2].Status == "ok" && d[3].Status != "ok" && d[3].Status != "unverified" && d[3].Status != "not received" {
 		add(Finding{ID: "W7", Severity: Critical, Direction: BridgeToBrowser,
 			Message: "The trunk's audio reaches the bridge but is not sent on to the browser.",
 			Fix:     "The browser's peer connection is down (see the widget's status) or a bridge fault: collect the bridge's log for this call id."})
 	}
-	if fresh && d[3].Status == "ok" && b.Inbound.PacketsReceived == 0 {
+	if fresh && d[3].Status == "not received" {
 		add(Finding{ID: "W7", Severity: Critical, Direction: BridgeToBrowser,
 			Message: "The bridge sends audio to the browser, but the browser reports receiving none.",
 			Fix:     "UDP from the bridge to the agent is blocked: use TURN (webrtc.ice_servers)."})
@@ -330,14 +409,23 @@ func verdict(r Report, expect bool) string {
 	if !expect {
 		return "Media is not expected yet."
 	}
-	agentHeard := r.Directions[0].Status == "ok" && r.Directions[1].Status == "ok"
-	farHeard := r.Directions[2].Status == "ok" && r.Directions[3].Status == "ok"
 	for _, f := range r.Findings {
 		if f.ID == "S10" {
 			return "The call is on hold."
 		}
 	}
+	good := func(s string) bool { return s == "ok" || s == "unverified" }
+	agentHeard := good(r.Directions[0].Status) && good(r.Directions[1].Status)
+	farHeard := good(r.Directions[2].Status) && good(r.Directions[3].Status)
+	var unproven []string
+	for _, d := range r.Directions {
+		if d.Status == "unverified" {
+			unproven = append(unproven, d.Name+" is unverified: "+d.Why)
+		}
+	}
 	switch {
+	case agentHeard && farHeard && len(unproven) > 0:
+		return "No fault seen, but delivery is not proven: " + strings.Join(unproven, " ")
 	case agentHeard && farHeard:
 		return "Audio flows both ways."
 	case agentHeard:

@@ -24,8 +24,18 @@ func answered() bridge.CallInfo {
 			Downlink:    &media.StreamSnapshot{Packets: 500, LastPacketAt: recent, LevelDBov: -25},
 			SentToTrunk: 500,
 			Browser:     bridge.LegCounters{ToBrowser: 500, LastToBrowserAt: recent, ICEState: "connected"},
+			TrunkRTCP:   &bridge.TrunkRTCP{Packets: 3, LastAt: now.Add(-2 * time.Second), ReportAt: now.Add(-2 * time.Second), HasReport: true, Receiving: true},
+			SDPAddr:     "203.0.113.9:4000",
+			Remote:      "203.0.113.9:4000",
 		},
 	}
+}
+
+// healthyBrowser is a fresh getStats upload showing audio arriving.
+func healthyBrowser() *BrowserReport {
+	b := &BrowserReport{Received: now.Add(-time.Second)}
+	b.Inbound.PacketsReceived, b.Inbound.AudioLevel, b.Outbound.PacketsSent = 480, 0.2, 500
+	return b
 }
 
 func ids(r Report) []string {
@@ -67,7 +77,7 @@ func TestDiagnose(t *testing.T) {
 		{"browser receives nothing", func(c *bridge.CallInfo, b **BrowserReport) {
 			*b = &BrowserReport{Received: now.Add(-time.Second)}
 			(*b).Outbound.PacketsSent = 500
-		}, []string{"W7"}, "Audio flows both ways.", [4]string{"ok", "ok", "ok", "ok"}},
+		}, []string{"W7"}, "One-way audio: the far end hears the agent, the agent does not hear the far end.", [4]string{"ok", "ok", "ok", "not received"}},
 		{"on hold", func(c *bridge.CallInfo, _ **BrowserReport) {
 			c.Media.Direction = "sendonly"
 			c.Media.Downlink.LastPacketAt = now.Add(-8 * time.Second)
@@ -77,9 +87,45 @@ func TestDiagnose(t *testing.T) {
 			c.Media.SentToTrunk = 0
 			c.Media.Browser.LastToBrowserAt = now.Add(-5 * time.Second)
 		}, []string{"S10"}, "The call is on hold.", [4]string{"ok", "idle", "ok", "idle"}},
+		{"trunk on a private LAN is no finding", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.PrivateSDP, c.Media.SDPAddr, c.Media.Remote = true, "10.0.0.5:4000", "10.0.0.5:4000"
+		}, nil, "Audio flows both ways.", [4]string{"ok", "ok", "ok", "ok"}},
 		{"private sdp and hijack attempts", func(c *bridge.CallInfo, _ **BrowserReport) {
 			c.Media.PrivateSDP, c.Media.SDPAddr, c.Media.ForeignRTP = true, "10.0.0.5:4000", 12
-		}, []string{"S2", "S3"}, "Audio flows both ways.", [4]string{"ok", "ok", "ok", "ok"}},
+			c.Media.Remote, c.Media.Latched = "198.51.100.7:4000", true
+		}, []string{"S11", "S2", "S3"}, "Audio flows both ways.", [4]string{"ok", "ok", "ok", "ok"}},
+		{"trunk sends no RTCP", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.TrunkRTCP = &bridge.TrunkRTCP{}
+		}, nil, "No fault seen, but delivery is not proven: bridge → trunk is unverified: The trunk sends no RTCP, so nothing proves that the far end receives the bridge's RTP.", [4]string{"ok", "unverified", "ok", "ok"}},
+		{"trunk reports are stale", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.TrunkRTCP.ReportAt = now.Add(-30 * time.Second)
+		}, nil, "No fault seen, but delivery is not proven: bridge → trunk is unverified: The trunk's last report on the bridge's stream is 30s old.", [4]string{"ok", "unverified", "ok", "ok"}},
+		{"rtp to the trunk dropped, trunk RTCP says so", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.TrunkRTCP.Receiving = false
+		}, []string{"S12"}, "One-way audio: the agent hears the far end, the far end does not hear the agent.", [4]string{"ok", "not received", "ok", "ok"}},
+		{"asymmetric carrier with RTCP", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.TrunkRTCP.Receiving = false
+			c.Media.Remote, c.Media.Latched = "203.0.113.9:5000", true
+		}, []string{"S12"}, "One-way audio: the agent hears the far end, the far end does not hear the agent.", [4]string{"ok", "not received", "ok", "ok"}},
+		{"asymmetric carrier without RTCP", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.TrunkRTCP = nil
+			c.Media.Remote, c.Media.Latched = "203.0.113.9:5000", true
+		}, []string{"S11"}, "No fault seen, but delivery is not proven: bridge → trunk is unverified: The trunk sends no RTCP, so nothing proves that the far end receives the bridge's RTP.", [4]string{"ok", "unverified", "ok", "ok"}},
+		{"no widget stats", func(c *bridge.CallInfo, b **BrowserReport) { *b = nil }, nil,
+			"No fault seen, but delivery is not proven: bridge → browser is unverified: The widget uploads no getStats report, so nothing proves that the browser receives the bridge's audio.", [4]string{"ok", "ok", "ok", "unverified"}},
+		{"carrier moves media mid-call", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.Downlink.LastPacketAt = now.Add(-4 * time.Second)
+			c.Media.Browser.LastToBrowserAt = now.Add(-4 * time.Second)
+			c.Media.ForeignRTP, c.Media.ForeignSource, c.Media.ForeignAt = 150, "203.0.113.10:6000", now.Add(-100*time.Millisecond)
+		}, []string{"S3", "S1"}, "One-way audio: the far end hears the agent, the agent does not hear the far end.", [4]string{"ok", "ok", "stalled", "stalled"}},
+		{"hold with c=0.0.0.0", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.Direction, c.Media.TrunkHold = "sendonly", "c=0.0.0.0"
+			c.Media.Downlink.LastPacketAt = now.Add(-8 * time.Second)
+		}, []string{"S10"}, "The call is on hold.", [4]string{"ok", "ok", "idle", "ok"}},
+		{"far end recvonly", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.Direction, c.Media.TrunkHold = "recvonly", "a=recvonly"
+			c.Media.Downlink.LastPacketAt = now.Add(-8 * time.Second)
+		}, []string{"S10"}, "The call is on hold.", [4]string{"ok", "ok", "idle", "ok"}},
 		{"lossy trunk", func(c *bridge.CallInfo, _ **BrowserReport) {
 			c.Media.Downlink.Lost, c.Media.Downlink.JitterMs = 50, 45
 		}, []string{"Q3", "Q2", "Q4"}, "Audio flows both ways.", [4]string{"ok", "ok", "ok", "ok"}},
@@ -87,7 +133,7 @@ func TestDiagnose(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := answered()
-			var b *BrowserReport
+			b := healthyBrowser()
 			tc.mutate(&c, &b)
 			r := Diagnose(Input{Now: now, Call: c, Browser: b})
 			assert.Equal(t, tc.ids, ids(r))
