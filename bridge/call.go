@@ -52,11 +52,12 @@ type Call struct {
 	done   chan struct{}
 
 	mu         sync.Mutex
-	state      string        // guarded by mu
-	startedAt  time.Time     // guarded by mu
-	answeredAt time.Time     // guarded by mu
-	endedAt    time.Time     // guarded by mu
-	cause      *record.Cause // guarded by mu; set once, when the end is known
+	state      string            // guarded by mu
+	startedAt  time.Time         // guarded by mu
+	answeredAt time.Time         // guarded by mu
+	endedAt    time.Time         // guarded by mu
+	cause      *record.Cause     // guarded by mu; set once, when the end is known
+	intervals  []record.Interval // one per answered second; guarded by mu
 }
 
 func newCall(b *Bridge, req CallRequest, from, to string) *Call {
@@ -350,6 +351,7 @@ func (c *Call) talk(dialog *sipgo.DialogClientSession) {
 	defer tick.Stop()
 	answeredAt := c.clock.Now()
 	ms := c.sip.mediaSession()
+	var m meter
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -371,6 +373,7 @@ func (c *Call) talk(dialog *sipgo.DialogClientSession) {
 		case <-maxDur:
 			c.end(ErrMaxDuration)
 		case now := <-tick.C():
+			c.addInterval(m.sample(c, now))
 			if mediaTimeout <= 0 {
 				continue
 			}

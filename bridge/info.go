@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"encoding/json"
-	"math"
 	"time"
 
 	"github.com/callbridge/callbridge/media"
@@ -25,6 +24,8 @@ type CallInfo struct {
 	Cause      *record.Cause   `json:"cause,omitempty"`
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
 	Media      MediaInfo       `json:"media"`
+	// Intervals are the answered call's seconds, oldest first.
+	Intervals []record.Interval `json:"intervals,omitempty"`
 }
 
 // MediaInfo is what each leg's RTP did, per direction.
@@ -88,6 +89,7 @@ func (c *Call) Info() CallInfo {
 		cause := *c.cause
 		ci.Cause = &cause
 	}
+	ci.Intervals = append([]record.Interval(nil), c.intervals...)
 	c.mu.Unlock()
 	c.sip.describe(&ci.Media)
 	c.joint.describe(&ci.Media)
@@ -158,37 +160,13 @@ func (j *joint) describe(m *MediaInfo) {
 	}
 }
 
-// Quality computes the call's quality summary: per-direction counters and
-// an E-model MOS (ITU-T G.107, G.711 with PLC, Bpl 25.1) from the worse
-// direction's loss and jitter.
+// Quality computes the call's quality summary from its seconds
+// (record.Summarize): per direction the totals, jitter mean and max, MOS
+// (ITU-T G.107) mean and worst second, RTT, seconds of one-way audio, and
+// the per-interval findings raised.
 func (ci CallInfo) Quality() record.Quality {
-	var q record.Quality
-	leg := func(s *media.StreamSnapshot) record.LegQuality {
-		if s == nil {
-			return record.LegQuality{Silent: true}
-		}
-		return record.LegQuality{Packets: int64(s.Packets), Lost: s.Lost, JitterMS: round1(s.JitterMs), Silent: s.Packets == 0 || s.Silent}
+	if ci.AnsweredAt == nil || len(ci.Intervals) == 0 {
+		return record.Quality{Uplink: record.LegQuality{Silent: true}, Downlink: record.LegQuality{Silent: true}}
 	}
-	q.Uplink = leg(ci.Media.Uplink)
-	q.Downlink = leg(ci.Media.Downlink)
-	answered := ci.AnsweredAt != nil
-	if answered {
-		q.OneWayAudio = (q.Uplink.Packets == 0) != (q.Downlink.Packets == 0) || q.Uplink.Silent != q.Downlink.Silent
-	}
-	lossPct := math.Max(lossPercent(q.Uplink), lossPercent(q.Downlink))
-	jitter := math.Max(q.Uplink.JitterMS, q.Downlink.JitterMS)
-	if answered && (q.Uplink.Packets > 0 || q.Downlink.Packets > 0) {
-		q.MOS = record.EModelMOS(2*jitter+20+10, lossPct, 25.1)
-	}
-	return q
+	return record.Summarize(ci.Intervals, record.Evaluate(ci.Intervals, nil))
 }
-
-func lossPercent(l record.LegQuality) float64 {
-	total := float64(l.Packets) + float64(max(l.Lost, 0))
-	if total == 0 {
-		return 0
-	}
-	return 100 * float64(max(l.Lost, 0)) / total
-}
-
-func round1(v float64) float64 { return math.Round(v*10) / 10 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/media"
+	"github.com/callbridge/callbridge/record"
 )
 
 // Thresholds of the rule table.
@@ -92,7 +93,15 @@ type Report struct {
 	State      string      `json:"state"`
 	Directions []Direction `json:"directions"`
 	Findings   []Finding   `json:"findings"`
-	MOS        float64     `json:"mos"`
+	// MOS is the call's (the worse direction's mean over its seconds);
+	// MOSUp and MOSDown are the last second's, per direction.
+	MOS     float64         `json:"mos"`
+	MOSUp   float64         `json:"mos_up"`
+	MOSDown float64         `json:"mos_down"`
+	Quality *record.Quality `json:"quality,omitempty"`
+	// IntervalFindings are every per-second finding raised in the call,
+	// with when it was raised and cleared.
+	IntervalFindings []record.IntervalFinding `json:"interval_findings"`
 	// Verdict is one line for the support engineer.
 	Verdict string `json:"verdict"`
 }
@@ -252,34 +261,55 @@ func Diagnose(in Input) Report {
 	if expect && !hold {
 		diagnoseFlow(in, dirs, add)
 	}
-	lossPct := func(s media.StreamSnapshot) float64 {
-		if s.Packets == 0 || s.Lost <= 0 {
-			return 0
-		}
-		return 100 * float64(s.Lost) / float64(s.Packets+uint64(s.Lost))
-	}
-	for _, x := range []struct {
-		dir string
-		s   media.StreamSnapshot
-	}{{BrowserToBridge, up}, {TrunkToBridge, down}} {
-		if l := lossPct(x.s); l > HighLossPct {
-			add(Finding{ID: "Q3", Severity: Warning, Direction: x.dir, Message: fmt.Sprintf("%.1f %% of packets lost.", l),
-				Fix: lossFix(x.dir)})
-		}
-		if x.s.JitterMs > HighJitterMs {
-			add(Finding{ID: "Q2", Severity: Warning, Direction: x.dir, Message: fmt.Sprintf("Jitter is %.0f ms.", x.s.JitterMs),
-				Fix: lossFix(x.dir)})
-		}
-	}
-	if c.AnsweredAt != nil {
-		r.MOS = c.Quality().MOS
-		if r.MOS > 0 && r.MOS < LowMOS {
-			add(Finding{ID: "Q4", Severity: Warning, Message: fmt.Sprintf("Estimated MOS %.2f (E-model, G.711 with PLC).", r.MOS),
-				Fix: "See the loss and jitter findings for the direction at fault."})
+	if c.AnsweredAt != nil && len(c.Intervals) > 0 {
+		q := c.Quality()
+		r.Quality = &q
+		r.MOS = q.MOS
+		last := c.Intervals[len(c.Intervals)-1]
+		r.MOSUp, r.MOSDown = last.Up.MOS, last.Down.MOS
+		r.IntervalFindings = record.Evaluate(c.Intervals, nil)
+		if !hold {
+			for _, f := range r.IntervalFindings {
+				if f.Active() {
+					add(intervalFinding(f, last))
+				}
+			}
 		}
 	}
 	r.Verdict = verdict(r, expect)
 	return r
+}
+
+// intervalFinding words a per-second finding that is raised now.
+func intervalFinding(f record.IntervalFinding, last record.Interval) Finding {
+	dir, d := BrowserToBridge, last.Up
+	if f.Direction == "down" {
+		dir, d = TrunkToBridge, last.Down
+	}
+	out := Finding{Severity: Warning, Direction: dir, Fix: lossFix(dir)}
+	switch f.Code {
+	case record.FindingLoss:
+		out.ID, out.Message = "Q3", fmt.Sprintf("Packet loss above %.0f %% in %d of the last %d seconds (last second: %.1f %%).", record.HighLossPct, record.RaiseK, record.RaiseN, d.LossPct())
+	case record.FindingJitter:
+		out.ID, out.Message = "Q2", fmt.Sprintf("Jitter above %.0f ms in %d of the last %d seconds (last second: %.0f ms).", record.HighJitterMs, record.RaiseK, record.RaiseN, d.JitterMs)
+	case record.FindingMOS:
+		out.ID, out.Message = "Q4", fmt.Sprintf("Estimated MOS below %.1f in %d of the last %d seconds (last second: %.2f; E-model).", record.LowMOS, record.RaiseK, record.RaiseN, d.MOS)
+		out.Fix = "See the loss and jitter findings for this direction."
+	case record.FindingRTT:
+		out.ID, out.Message = "Q5", fmt.Sprintf("Round trip above %.0f ms in %d of the last %d seconds.", record.HighRTTMs, record.RaiseK, record.RaiseN)
+		out.Fix = "A long network path: a carrier point of presence or a bridge closer to the other side."
+	case record.FindingSilent:
+		if f.Direction == "up" {
+			out.ID = "W6"
+			out.Message = "The agent's audio has been silent for most of the last 20 seconds while the far end spoke."
+			out.Fix = "The agent is muted (in the widget, the OS or the headset), or the wrong microphone is selected in the widget's device picker."
+		} else {
+			out.ID = "S9"
+			out.Message = "The trunk's audio has been silent for most of the last 20 seconds while the agent spoke."
+			out.Fix = "The far end is silent or muted, or the carrier has one-way audio on its side."
+		}
+	}
+	return out
 }
 
 const asymmetricFix = "If the far end cannot hear the agent, the carrier sends from one port and listens on another (asymmetric RTP): ask the carrier to send and receive RTP on the address in its SDP (symmetric RTP, RFC 4961), or to fix the address its SBC writes into the SDP."
@@ -344,12 +374,9 @@ func diagnoseFlow(in Input, d []Direction, add func(Finding)) {
 			f.Fix = "A firewall or NAT between the agent and the bridge drops UDP: use TURN over TCP/TLS (webrtc.ice_servers), or open webrtc.udp_port."
 		}
 		add(f)
-	case "silent":
-		f := Finding{ID: "W6", Severity: Warning, Direction: BrowserToBridge,
-			Message: "Packets arrive from the browser but carry silence.",
-			Fix:     "The agent is muted (in the widget, the OS or the headset), or the wrong microphone is selected in the widget's device picker."}
-		add(f)
 	}
+	// Silence is judged over seconds, not at an instant: a pause in the
+	// talk is not a fault (the one-sided-silence rule, intervalFinding).
 	// ② bridge → trunk
 	if d[1].Status == "not received" {
 		f := Finding{ID: "S12", Severity: Critical, Direction: BridgeToTrunk,
@@ -378,10 +405,6 @@ func diagnoseFlow(in Input, d []Direction, add func(Finding)) {
 			add(Finding{ID: "S1", Severity: Critical, Direction: TrunkToBridge,
 				Message: "RTP from the trunk stopped.",
 				Fix:     "The carrier stopped sending (far end hung up silently, carrier media failover). The call ends after sip.media_timeout."})
-		case "silent":
-			add(Finding{ID: "S9", Severity: Warning, Direction: TrunkToBridge,
-				Message: "The trunk sends packets, but they carry silence.",
-				Fix:     "The far end is silent or muted, or the carrier has one-way audio on its side."})
 		}
 	}
 	// ④ bridge → browser
@@ -414,9 +437,17 @@ func verdict(r Report, expect bool) string {
 			return "The call is on hold."
 		}
 	}
-	good := func(s string) bool { return s == "ok" || s == "unverified" }
-	agentHeard := good(r.Directions[0].Status) && good(r.Directions[1].Status)
-	farHeard := good(r.Directions[2].Status) && good(r.Directions[3].Status)
+	silentFault := map[string]bool{}
+	for _, f := range r.Findings {
+		if f.ID == "W6" || f.ID == "S9" {
+			silentFault[f.Direction] = true
+		}
+	}
+	good := func(d Direction) bool {
+		return d.Status == "ok" || d.Status == "unverified" || d.Status == "silent" && !silentFault[d.Name]
+	}
+	agentHeard := good(r.Directions[0]) && good(r.Directions[1])
+	farHeard := good(r.Directions[2]) && good(r.Directions[3])
 	var unproven []string
 	for _, d := range r.Directions {
 		if d.Status == "unverified" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/media"
+	"github.com/callbridge/callbridge/record"
 )
 
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -36,6 +37,22 @@ func healthyBrowser() *BrowserReport {
 	b := &BrowserReport{Received: now.Add(-time.Second)}
 	b.Inbound.PacketsReceived, b.Inbound.AudioLevel, b.Outbound.PacketsSent = 480, 0.2, 500
 	return b
+}
+
+// seconds are n one-second intervals of healthy talk both ways, ending
+// now, each adjusted by f; MOS is computed from the result.
+func seconds(n int, f func(i int, iv *record.Interval)) []record.Interval {
+	out := make([]record.Interval, n)
+	for i := range out {
+		iv := record.Interval{At: now.Add(time.Duration(i-n+1) * time.Second),
+			Up:   record.DirInterval{Packets: 50, JitterMs: 2, LevelDBov: -20},
+			Down: record.DirInterval{Packets: 50, JitterMs: 2, LevelDBov: -25}}
+		f(i, &iv)
+		iv.Up.MOS = record.DirectionMOS(iv.Up, record.BplOpus)
+		iv.Down.MOS = record.DirectionMOS(iv.Down, record.BplG711PLC)
+		out[i] = iv
+	}
+	return out
 }
 
 func ids(r Report) []string {
@@ -67,8 +84,12 @@ func TestDiagnose(t *testing.T) {
 			(*b).Inbound.PacketsReceived = 500
 			(*b).Inbound.AudioLevel = 0.3
 		}, []string{"W5"}, "One-way audio: the agent hears the far end, the far end does not hear the agent.", [4]string{"no packets", "no packets", "ok", "ok"}},
-		{"agent muted", func(c *bridge.CallInfo, _ **BrowserReport) {
+		{"agent pauses", func(c *bridge.CallInfo, _ **BrowserReport) {
 			c.Media.Uplink.LevelDBov, c.Media.Uplink.Silent = -90, true
+		}, nil, "Audio flows both ways.", [4]string{"silent", "ok", "ok", "ok"}},
+		{"agent muted while the far end talks", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Media.Uplink.LevelDBov, c.Media.Uplink.Silent = -90, true
+			c.Intervals = seconds(20, func(i int, iv *record.Interval) { iv.Up.LevelDBov = -90 })
 		}, []string{"W6"}, "One-way audio: the agent hears the far end, the far end does not hear the agent.", [4]string{"silent", "ok", "ok", "ok"}},
 		{"pipeline fault", func(c *bridge.CallInfo, _ **BrowserReport) { c.Media.SentToTrunk = 0 }, []string{"S4"}, "One-way audio: the agent hears the far end, the far end does not hear the agent.", [4]string{"ok", "no packets", "ok", "ok"}},
 		{"not forwarded to browser", func(c *bridge.CallInfo, _ **BrowserReport) {
@@ -127,8 +148,19 @@ func TestDiagnose(t *testing.T) {
 			c.Media.Downlink.LastPacketAt = now.Add(-8 * time.Second)
 		}, []string{"S10"}, "The call is on hold.", [4]string{"ok", "ok", "idle", "ok"}},
 		{"lossy trunk", func(c *bridge.CallInfo, _ **BrowserReport) {
-			c.Media.Downlink.Lost, c.Media.Downlink.JitterMs = 50, 45
+			c.Intervals = seconds(8, func(i int, iv *record.Interval) {
+				if i >= 3 {
+					iv.Down.Packets, iv.Down.Lost, iv.Down.JitterMs = 43, 7, 45
+				}
+			})
 		}, []string{"Q3", "Q2", "Q4"}, "Audio flows both ways.", [4]string{"ok", "ok", "ok", "ok"}},
+		{"a past outage has cleared", func(c *bridge.CallInfo, _ **BrowserReport) {
+			c.Intervals = seconds(30, func(i int, iv *record.Interval) {
+				if i >= 3 && i < 16 {
+					iv.Down.Packets, iv.Down.Lost = 20, 30
+				}
+			})
+		}, nil, "Audio flows both ways.", [4]string{"ok", "ok", "ok", "ok"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
