@@ -58,6 +58,8 @@ type Call struct {
 	endedAt    time.Time         // guarded by mu
 	cause      *record.Cause     // guarded by mu; set once, when the end is known
 	intervals  []record.Interval // one per answered second; guarded by mu
+
+	tl timeline // what happened, for the stats page
 }
 
 func newCall(b *Bridge, req CallRequest, from, to string) *Call {
@@ -85,6 +87,7 @@ func newCall(b *Bridge, req CallRequest, from, to string) *Call {
 	c.joint.browser = req.Leg
 	c.joint.log = c.log
 	c.sip = newSIPLeg(b, c, c.log)
+	c.sip.tl = &c.tl
 	return c
 }
 
@@ -166,6 +169,11 @@ func (c *Call) emit(state string) {
 		cs.Cause = &cause
 	}
 	c.log.Info("call state", "state", state)
+	text := state
+	if cs.Cause != nil {
+		text += ": " + cs.Cause.Reason + " (by " + cs.Cause.By + ")"
+	}
+	c.tl.note("state", text)
 	c.onState(cs)
 }
 
@@ -481,6 +489,11 @@ func (c *Call) Hold(on bool) error {
 	}
 	c.joint.setAgentHold(on, c.sip.remoteSDP().Direction)
 	c.holdChanged()
+	if on {
+		c.tl.note("hold", "the agent put the call on hold")
+	} else {
+		c.tl.note("hold", "the agent resumed the call")
+	}
 	c.log.Info("hold", "on", on)
 	return nil
 }

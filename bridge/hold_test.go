@@ -68,6 +68,7 @@ func TestTrunkHoldFormsAreNeverTimedOut(t *testing.T) {
 			}
 			info := c.Info()
 			assert.Equal(t, tc.form, info.Media.TrunkHold)
+			assert.Contains(t, info.Timeline[len(info.Timeline)-1].Text, "on hold ("+tc.form+")")
 			assert.Equal(t, tc.dir, info.Media.Direction)
 			assert.Equal(t, "127.0.0.1:30000", info.Media.Remote, "RTP never goes to 0.0.0.0 or port 0")
 

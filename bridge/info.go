@@ -26,6 +26,9 @@ type CallInfo struct {
 	Media      MediaInfo       `json:"media"`
 	// Intervals are the answered call's seconds, oldest first.
 	Intervals []record.Interval `json:"intervals,omitempty"`
+	// Timeline is what happened to the call: states, SDP, holds, media
+	// address changes, RTCP.
+	Timeline []TimelineEvent `json:"timeline,omitempty"`
 }
 
 // MediaInfo is what each leg's RTP did, per direction.
@@ -91,6 +94,7 @@ func (c *Call) Info() CallInfo {
 	}
 	ci.Intervals = append([]record.Interval(nil), c.intervals...)
 	c.mu.Unlock()
+	ci.Timeline = c.tl.list()
 	c.sip.describe(&ci.Media)
 	c.joint.describe(&ci.Media)
 	return ci

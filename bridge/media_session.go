@@ -98,6 +98,7 @@ type mediaSession struct {
 	cname       string        // our RTCP CNAME (RFC 3550 §6.5.1)
 	rtcpSSRC    uint32        // our SSRC in reports before we sent any RTP
 	interval    time.Duration // the RTCP report interval
+	tl          *timeline     // the call's timeline; nil in tests
 	stop        chan struct{} // closed by Close: ends the report loop
 
 	wmu  sync.Mutex
@@ -121,14 +122,14 @@ type rtcpReport struct {
 	Jitter       uint32 // in timestamp units
 }
 
-func newMediaSession(rtpConn, rtcpConn *net.UDPConn, trusted func(netip.Addr) bool, rtcpInterval time.Duration, log *slog.Logger) *mediaSession {
+func newMediaSession(rtpConn, rtcpConn *net.UDPConn, trusted func(netip.Addr) bool, rtcpInterval time.Duration, tl *timeline, log *slog.Logger) *mediaSession {
 	if trusted == nil {
 		trusted = func(netip.Addr) bool { return false }
 	}
 	if rtcpInterval <= 0 {
 		rtcpInterval = DefaultRTCPInterval
 	}
-	s := &mediaSession{rtp: rtpConn, rtcp: rtcpConn, trusted: trusted, log: log,
+	s := &mediaSession{rtp: rtpConn, rtcp: rtcpConn, trusted: trusted, log: log, tl: tl,
 		interval: rtcpInterval, stop: make(chan struct{}), rtcpSSRC: rand.Uint32(),
 		cname: fmt.Sprintf("callbridge-%08x", rand.Uint32())}
 	s.wg.Add(1)
@@ -229,6 +230,7 @@ func (s *mediaSession) accept(src netip.AddrPort) bool {
 	}
 	s.remote.Store(&src)
 	s.log.Info("rtp latched", "sdp", sdp.String(), "source", src.String())
+	s.tl.note("media", "the trunk's RTP comes from "+src.String()+", not its SDP's "+sdp.String()+": the bridge sends there now (symmetric RTP)")
 	return true
 }
 
@@ -255,6 +257,9 @@ func (s *mediaSession) readRTP() {
 			n := s.foreign.Add(1)
 			if f := s.lastForeign.Load(); f == nil || f.src != src || n%50 == 0 {
 				s.lastForeign.Store(&foreignSource{src: src, at: time.Now()})
+				if f == nil || f.src != src {
+					s.tl.note("media", "RTP from "+src.String()+" refused: not the trunk's media address")
+				}
 			}
 			continue
 		}
@@ -312,7 +317,9 @@ func (s *mediaSession) handleRTCP(b []byte, src netip.AddrPort, ownPort bool) {
 		s.bad.Add(1)
 		return
 	}
-	s.rtcpRecv.Add(1)
+	if s.rtcpRecv.Add(1) == 1 {
+		s.tl.note("rtcp", "first RTCP from the trunk, from "+src.String())
+	}
 	s.rtcpSt.takeRTCP(pkts, time.Now())
 	if ownPort && !s.rtcpMux.Load() {
 		if to := s.rtcpTo.Load(); to == nil || *to != src {

@@ -36,7 +36,7 @@ func newTestSession(t *testing.T, trusted ...string) (*mediaSession, *countHandl
 		}
 		return false
 	}
-	s := newMediaSession(rc, cc, isTrusted, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := newMediaSession(rc, cc, isTrusted, 50*time.Millisecond, &timeline{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h := &countHandler{}
 	s.setAudio(0, h)
 	t.Cleanup(func() { _ = s.Close() })

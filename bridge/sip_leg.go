@@ -49,6 +49,7 @@ type sipLeg struct {
 
 	gotResponse atomic.Bool   // any response to the INVITE arrived
 	refreshed   chan struct{} // the trunk refreshed the session (RFC 4028)
+	tl          *timeline     // the call's timeline; set before open
 
 	mu              sync.Mutex
 	media           *mediaSession              // guarded by mu; nil until open
@@ -75,7 +76,7 @@ func (l *sipLeg) open() error {
 	if err != nil {
 		return err
 	}
-	ms := newMediaSession(rc, cc, l.b.trustedSource, l.b.rtcpInterval, l.log)
+	ms := newMediaSession(rc, cc, l.b.trustedSource, l.b.rtcpInterval, l.tl, l.log)
 	ver := uint64(time.Now().Unix())
 	offer := sdpOffer(ver, netip.AddrPortFrom(l.b.sdpIP, ms.localAddr().Port()), l.b.codecs)
 	l.mu.Lock()
@@ -207,9 +208,21 @@ func (l *sipLeg) setRemote(rm remoteMedia) error {
 		return err
 	}
 	l.mu.Lock()
+	prev := l.remote
 	l.remote = rm
 	ms := l.media
 	l.mu.Unlock()
+	switch {
+	case prev.Codec.Name == "":
+		l.tl.note("sdp", fmt.Sprintf("the trunk's SDP: %s %s, %s", rm.Addr, rm.Codec.Name, rm.Direction))
+	case rm.HoldForm != prev.HoldForm && rm.HoldForm != "":
+		l.tl.note("hold", "the far end put the call on hold ("+rm.HoldForm+")")
+	case rm.HoldForm != prev.HoldForm:
+		l.tl.note("hold", "the far end resumed the call")
+	}
+	if prev.Addr.IsValid() && rm.Addr != prev.Addr {
+		l.tl.note("sdp", fmt.Sprintf("the trunk's SDP moved its media from %s to %s", prev.Addr, rm.Addr))
+	}
 	ms.setSDP(rm)
 	return nil
 }

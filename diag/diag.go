@@ -102,6 +102,7 @@ type Report struct {
 	// IntervalFindings are every per-second finding raised in the call,
 	// with when it was raised and cleared.
 	IntervalFindings []record.IntervalFinding `json:"interval_findings"`
+	cause            *record.Cause
 	// Verdict is one line for the support engineer.
 	Verdict string `json:"verdict"`
 }
@@ -161,7 +162,7 @@ func level(s *media.StreamSnapshot) *float64 {
 func Diagnose(in Input) Report {
 	c := in.Call
 	m := c.Media
-	r := Report{CallID: c.CallID, State: c.State, Findings: []Finding{}}
+	r := Report{CallID: c.CallID, State: c.State, Findings: []Finding{}, cause: c.Cause}
 	mediaStarted := c.AnsweredAt != nil || c.State == bridge.StateEarlyMedia
 	var since time.Duration
 	if c.AnsweredAt != nil {
@@ -425,9 +426,29 @@ func diagnoseFlow(in Input, d []Direction, add func(Finding)) {
 	}
 }
 
+// endedVerdict is the one line for an ended call: how it ended, by whose
+// decision, and what went wrong with its media.
+func endedVerdict(r Report) string {
+	v := "The call has ended"
+	if r.cause != nil {
+		v += fmt.Sprintf(" (%s, by %s)", r.cause.Reason, r.cause.By)
+	}
+	var raised []string
+	for _, f := range r.IntervalFindings {
+		raised = append(raised, f.Direction+":"+f.Code)
+	}
+	switch {
+	case r.Quality != nil && r.Quality.OneWayAudio:
+		v += "; it had one-way audio"
+	case len(raised) > 0:
+		v += "; findings during the call: " + strings.Join(raised, ", ")
+	}
+	return v + "."
+}
+
 func verdict(r Report, expect bool) string {
 	if r.State == bridge.StateEnded {
-		return "The call has ended."
+		return endedVerdict(r)
 	}
 	if !expect {
 		return "Media is not expected yet."

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/media"
@@ -192,4 +193,24 @@ func TestDiagnoseBeforeMedia(t *testing.T) {
 	c.State, c.AnsweredAt = bridge.StateAnswered, &at
 	r = Diagnose(Input{Now: now, Call: c})
 	assert.Empty(t, r.Findings)
+}
+
+// An ended call keeps its diagnosis: the cause the bridge decided and the
+// findings of its seconds, never a bare "ended".
+func TestEndedCallKeepsItsDiagnosis(t *testing.T) {
+	c := answered()
+	c.State = bridge.StateEnded
+	ended := now
+	c.EndedAt = &ended
+	c.Cause = &record.Cause{Q850: 102, Reason: "No audio from the trunk", By: record.ByBridge}
+	c.Intervals = seconds(30, func(i int, iv *record.Interval) {
+		if i >= 12 {
+			iv.Down.Packets, iv.Down.LevelDBov = 0, -127
+		}
+	})
+	r := Diagnose(Input{Now: now, Call: c})
+	assert.Equal(t, "The call has ended (No audio from the trunk, by bridge); it had one-way audio.", r.Verdict)
+	require.NotNil(t, r.Quality)
+	assert.True(t, r.Quality.OneWayAudio)
+	assert.Equal(t, 18, r.Quality.Downlink.OneWaySeconds)
 }

@@ -247,6 +247,20 @@ func TestAsymmetricCarrierIsNeverGreen(t *testing.T) {
 	car.mu.Lock()
 	assert.Equal(t, atSDP, car.atSDP, "nothing reached the address the carrier listens on since the latch")
 	car.mu.Unlock()
+
+	// The call's seconds are measured; its timeline tells the story.
+	require.Eventually(t, func() bool { return len(call.Info().Intervals) >= 3 }, 10*time.Second, 50*time.Millisecond)
+	info := call.Info()
+	last := info.Intervals[len(info.Intervals)-1]
+	assert.InDelta(t, 50, last.Down.Packets, 15, "about 50 packets a second from the carrier")
+	assert.Positive(t, last.Down.MOS)
+	kinds := map[string]bool{}
+	for _, e := range info.Timeline {
+		kinds[e.Kind] = true
+	}
+	for _, k := range []string{"state", "sdp", "media", "rtcp"} {
+		assert.True(t, kinds[k], "timeline has %s: %+v", k, info.Timeline)
+	}
 }
 
 func tonePayload() []byte {
