@@ -43,8 +43,9 @@ func sdpOffer(sessID uint64, addr netip.AddrPort, codecs []media.Codec) []byte {
 	}
 	fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/8000\r\n", payloadTypeTelephoneEvent)
 	fmt.Fprintf(&b, "a=fmtp:%d 0-16\r\n", payloadTypeTelephoneEvent)
-	// Our RTCP port, the odd one above RTP (RFC 3605, RFC 3550 §11).
-	fmt.Fprintf(&b, "a=rtcp:%d\r\n", addr.Port()+1)
+	// Our RTCP port, the odd one above RTP (RFC 3605, RFC 3550 §11), and
+	// RTCP on the RTP port if the answer takes rtcp-mux (RFC 5761 §5.1.1).
+	fmt.Fprintf(&b, "a=rtcp:%d\r\na=rtcp-mux\r\n", addr.Port()+1)
 	b.WriteString("a=ptime:20\r\na=sendrecv\r\n")
 	return []byte(b.String())
 }

@@ -126,6 +126,7 @@ func TestHoldFormsAndRTCPAttributes(t *testing.T) {
 func TestSDPCarriesRTCP(t *testing.T) {
 	offer := string(sdpOffer(1, netip.MustParseAddrPort("127.0.0.1:20000"), offered))
 	assert.Contains(t, offer, "a=rtcp:20001\r\n")
+	assert.Contains(t, offer, "a=rtcp-mux\r\n")
 	mux := string(sdpAnswerFor(1, netip.MustParseAddrPort("127.0.0.1:20000"), media.CodecPCMU, "sendrecv", 0, true))
 	assert.Contains(t, mux, "a=rtcp-mux\r\n")
 	disabled := string(sdpAnswerFor(1, netip.MustParseAddrPort("127.0.0.1:0"), media.CodecPCMU, "inactive", 0, false))
