@@ -49,6 +49,7 @@ ENV BRIDGE_CONFIG=/etc/callbridge/bridge.yaml \
     BRIDGE_SIP_LISTEN=udp:0.0.0.0:5070
 USER 65532:65532
 EXPOSE 8080/tcp 5070/udp 20000-20999/udp
-# SIGTERM drains calls before exiting; give it time (docker stop -t 60).
+# SIGTERM drains calls before exiting; give it time (docker stop -t 600),
+# as docs/OPERATIONS.md says.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/bridge"]

@@ -11,3 +11,11 @@ var (
 	// ErrSecretTooShort: the HS256 key is shorter than MinSecretLen bytes.
 	ErrSecretTooShort = errors.New("token secret too short")
 )
+
+var (
+	// ErrTokenRevoked: the token's id or its seat was revoked through the
+	// admin API.
+	ErrTokenRevoked = errors.New("seat token revoked")
+	// ErrTokenReplayed: a single-use token's jti already opened a session.
+	ErrTokenReplayed = errors.New("seat token already used")
+)

@@ -62,20 +62,23 @@ type Bridge struct {
 
 	rtcpInterval time.Duration // the SIP leg's RTCP report interval
 
-	ua        *sipgo.UserAgent
-	client    *sipgo.Client
-	server    *sipgo.Server
-	dialogUA  *sipgo.DialogUA
-	trunk     sip.Uri
-	transport string
-	domain    string
-	sigHost   string // host written into Contact/Via: sip.external_ip or the listen host
-	sigPort   int
-	mediaIP   netip.Addr // address of RTP sockets
-	sdpIP     netip.Addr // address written into SDP c=
-	codecs    []media.Codec
-	ports     *portAllocator
-	tls       *tls.Config // SIP over TLS, nil when unused
+	ua          *sipgo.UserAgent
+	client      *sipgo.Client
+	server      *sipgo.Server
+	dialogUA    *sipgo.DialogUA
+	trunk       sip.Uri
+	transport   string
+	domain      string
+	sigHost     string        // host written into Contact/Via: sip.external_ip or the listen host
+	udpListen   string        // host:port requests are sent from (the UDP socket ServeSIP serves); empty for TCP/TLS or a host name
+	serving     chan struct{} // closed once ServeSIP serves udpListen
+	servingOnce sync.Once
+	sigPort     int
+	mediaIP     netip.Addr // address of RTP sockets
+	sdpIP       netip.Addr // address written into SDP c=
+	codecs      []media.Codec
+	ports       *portAllocator
+	tls         *tls.Config // SIP over TLS, nil when unused
 
 	probe trunkProbe
 
@@ -109,6 +112,7 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 		bySIPID:   map[string]*Call{},
 		clock:     clock.Real{},
 		responses: newSourceLimiter(responsesPerSecond, responsesBurst),
+		serving:   make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(b)
@@ -199,6 +203,13 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 	if cfg.SIP.ExternalIP != "" {
 		clientOpts = append(clientOpts, sipgo.WithClientNAT()) // rport, RFC 3581
 	}
+	if ip, err := netip.ParseAddr(host); err == nil && port != 0 && (transport == "" || transport == "udp") && b.transport == "udp" {
+		// Requests leave from the socket ServeSIP serves, so responses and
+		// in-dialog requests sent to our Via and Contact reach it (RFC 3261
+		// §18.1.1); otherwise sipgo sends from an extra socket on 0.0.0.0.
+		b.udpListen = netip.AddrPortFrom(ip, uint16(port)).String()
+		clientOpts = append(clientOpts, sipgo.WithClientConnectionAddr(b.udpListen))
+	}
 	b.client, err = sipgo.NewClient(ua, clientOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: sip client: %w", err)
@@ -230,7 +241,27 @@ func New(cfg *config.Config, opts ...Option) (*Bridge, error) {
 }
 
 // ServeSIP serves the bridge's SIP user agent on conn until it is closed.
-func (b *Bridge) ServeSIP(conn net.PacketConn) error { return b.server.ServeUDP(conn) }
+func (b *Bridge) ServeSIP(conn net.PacketConn) error {
+	if addr := conn.LocalAddr().String(); addr == b.udpListen {
+		// Known to the transport before the first request goes out from it;
+		// ServeUDP adds the same socket again as it starts reading.
+		b.ua.TransportLayer().Pool("udp").Add(addr, &sip.UDPConnection{PacketConn: conn, PacketAddr: addr, Listener: true})
+		b.servingOnce.Do(func() { close(b.serving) })
+	}
+	return b.server.ServeUDP(conn)
+}
+
+// waitServing returns once ServeSIP serves the UDP socket requests are sent
+// from (callers start it in a goroutine of their own), or when ctx ends.
+func (b *Bridge) waitServing(ctx context.Context) {
+	if b.udpListen == "" {
+		return
+	}
+	select {
+	case <-b.serving:
+	case <-ctx.Done():
+	}
+}
 
 // ServeSIPStream serves SIP over a TCP listener.
 func (b *Bridge) ServeSIPStream(l net.Listener) error { return b.server.ServeTCP(l) }
@@ -249,11 +280,14 @@ type SeatAuth struct {
 	Seat      *config.Seat
 	CallerIDs []string
 	ExpiresAt time.Time
+	// Token is the verified token (its jti and iat judge replays and revocations).
+	Token *auth.Claims
 }
 
 // Authenticate verifies a seat token (signaling.md, "Authentication").
 func (b *Bridge) Authenticate(token string) (*SeatAuth, error) {
-	claims, err := auth.Verify([]byte(b.cfg.Auth.TokenSecret), token)
+	claims, err := auth.VerifyPolicy([]byte(b.cfg.Auth.TokenSecret), token, auth.Policy{
+		MaxLifetime: b.cfg.Auth.MaxTokenLifetime, Skew: b.cfg.Auth.ClockSkew, RequireID: b.cfg.Auth.SingleUseTokens})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
@@ -273,7 +307,7 @@ func (b *Bridge) Authenticate(token string) (*SeatAuth, error) {
 			}
 		}
 	}
-	return &SeatAuth{Seat: seat, CallerIDs: ids, ExpiresAt: claims.ExpiresAt}, nil
+	return &SeatAuth{Seat: seat, CallerIDs: ids, ExpiresAt: claims.ExpiresAt, Token: claims}, nil
 }
 
 // CallRequest is an agent's click: place a call from a seat to a number.
@@ -315,12 +349,20 @@ const (
 // for the session's media; run it off the signaling read loop.
 func (b *Bridge) Originate(ctx context.Context, req CallRequest) (CallControl, error) {
 	seat := req.Auth.Seat
-	to, err := phone.Normalize(req.To, seat.Country)
+	// An emergency number is refused, or under dialing.emergency: dial
+	// sent as dialed, past the destination rules and the call rate.
+	to, err := b.emergency(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidNumber, err)
-	}
-	if err := b.destinationAllowed(seat, to); err != nil {
 		return nil, err
+	}
+	isEmergency := to != ""
+	if !isEmergency {
+		if to, err = phone.Normalize(req.To, seat.Country); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidNumber, err)
+		}
+		if err := b.destinationAllowed(seat, to); err != nil {
+			return nil, err
+		}
 	}
 	from := req.From
 	if from == "" {
@@ -339,12 +381,16 @@ func (b *Bridge) Originate(ctx context.Context, req CallRequest) (CallControl, e
 		return nil, fmt.Errorf("%w: metadata over 4 KiB", errBadRequest)
 	}
 
+	if err := b.storeHealthy(); err != nil {
+		return nil, err
+	}
+	b.waitServing(ctx)
 	if !b.trunkUp() {
 		st := b.Trunk()
 		return nil, fmt.Errorf("%w: no answer to OPTIONS since %s", ErrTrunkUnavailable, st.LastOK.Format(time.RFC3339))
 	}
 
-	if !b.rateAllow(seat.ID) {
+	if !isEmergency && !b.rateAllow(seat.ID) {
 		return nil, fmt.Errorf("%w: %d a minute", ErrRateLimited, b.cfg.Dialing.CallsPerMinute)
 	}
 
@@ -595,24 +641,31 @@ func (b *Bridge) Drain(ctx context.Context) error {
 	}
 }
 
-// destinationAllowed applies dialing.blocked_prefixes and the seat's (or
-// dialing's) allowed countries to a normalized number.
+// destinationAllowed applies dialing.blocked_prefixes, the high-risk
+// number types and countries, and the seat's (or dialing's) allowed
+// countries to a normalized number.
 func (b *Bridge) destinationAllowed(seat *config.Seat, to string) error {
 	for _, p := range b.cfg.Dialing.BlockedPrefixes {
 		if strings.HasPrefix(to, p) {
 			return fmt.Errorf("%w: %s is in the blocked range %s", ErrDestinationNotAllow, to, p)
 		}
 	}
+	if err := b.numberTypeAllowed(to); err != nil {
+		return err
+	}
 	allowed := b.cfg.Dialing.AllowedCountries
 	if len(seat.AllowedCountries) > 0 {
 		allowed = seat.AllowedCountries
 	}
-	if len(allowed) == 0 {
-		return nil
-	}
 	region, err := phone.Region(to)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidNumber, err)
+	}
+	if err := regionAllowed(region, allowed); err != nil {
+		return err
+	}
+	if len(allowed) == 0 {
+		return nil
 	}
 	for _, a := range allowed {
 		if strings.EqualFold(a, region) {

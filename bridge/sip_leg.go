@@ -310,6 +310,9 @@ func (l *sipLeg) remoteBye(req *sip.Request, tx sip.ServerTransaction) {
 	if q, text, ok := ReasonQ850(req); ok {
 		cause.Q850, cause.Reason = q, text
 	}
+	// The cause first: answering the BYE ends the dialog, which the call
+	// would otherwise take for a plain hang-up.
+	l.owner.hungUp(cause)
 	l.mu.Lock()
 	dialog := l.dialog
 	l.mu.Unlock()
@@ -320,7 +323,6 @@ func (l *sipLeg) remoteBye(req *sip.Request, tx sip.ServerTransaction) {
 	} else {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
 	}
-	l.owner.hungUp(cause)
 }
 
 // In-dialog requests from the trunk: re-INVITE, UPDATE, INFO, ACK with an

@@ -98,6 +98,7 @@ func newBridge(t *testing.T, uas *siptest.UAS, mutate func(*config.Config), opts
 	cfg.SIP.RTPPorts = "22000-22999"
 	cfg.SIP.OptionsInterval = 0
 	cfg.Seats = []config.Seat{{ID: "s1", CallerIDs: []string{"+14155550100"}, Country: "US"}}
+	cfg.Dialing.AllowedNumberTypes = []string{config.NumberTypeUnknown} // the fictional 555-01xx range
 	if mutate != nil {
 		mutate(cfg)
 	}
@@ -286,15 +287,44 @@ func TestFinalResponseCauses(t *testing.T) {
 	}
 }
 
+// sip.invite_timeout gives up on a trunk that says nothing at all, at its
+// time on the call's clock and not before.
 func TestInviteTimeout(t *testing.T) {
+	clk := clock.NewFake(time.Now())
 	uas := siptest.Silent(t)
-	b := newBridge(t, uas, func(c *config.Config) { c.SIP.InviteTimeout = 700 * time.Millisecond })
+	b := newBridge(t, uas, func(c *config.Config) { c.SIP.InviteTimeout = 8 * time.Second }, bridge.WithClock(clk))
 	st := newStates()
 	place(t, b, st, nil)
+	st.wait(t, bridge.StateDialing, 5*time.Second)
+	require.Eventually(t, func() bool { return clk.Timers() == 2 }, 5*time.Second, 5*time.Millisecond, "ring and INVITE timers")
+	clk.Advance(7 * time.Second)
+	assert.Equal(t, bridge.StateDialing, st.last(), "not before 8 s")
+	clk.Advance(time.Second)
 	end := st.wait(t, bridge.StateEnded, 5*time.Second)
 	assert.Equal(t, 408, end.Cause.SIPCode)
 	assert.Equal(t, 102, end.Cause.Q850)
 	assert.Equal(t, record.ByBridge, end.Cause.By)
+}
+
+// sip.ring_timeout cancels a call that rings unanswered: CANCEL upstream,
+// no-answer to the agent.
+func TestRingTimeout(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	uas := siptest.Start(t, siptest.Script{RingOnly: true, RTPPort: 30000})
+	b := newBridge(t, uas, func(c *config.Config) { c.SIP.RingTimeout = 45 * time.Second }, bridge.WithClock(clk))
+	st := newStates()
+	c := place(t, b, st, nil)
+	st.wait(t, bridge.StateRinging, 5*time.Second)
+	require.Eventually(t, func() bool { return clk.Timers() >= 1 }, 5*time.Second, 5*time.Millisecond)
+	clk.Advance(44 * time.Second)
+	assert.Equal(t, bridge.StateRinging, st.last(), "not before 45 s")
+	clk.Advance(time.Second)
+	end := st.wait(t, bridge.StateEnded, 5*time.Second)
+	assert.Equal(t, record.Q850NoAnswer, end.Cause.Q850)
+	assert.Equal(t, record.ByBridge, end.Cause.By)
+	uas.WaitRequests(sip.CANCEL, 1, 5*time.Second)
+	<-c.Done()
+	assert.Equal(t, record.StatusNoAnswer, c.Status())
 }
 
 func TestTrunkDownRefusesCallsFast(t *testing.T) {

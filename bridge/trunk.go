@@ -61,6 +61,7 @@ func (b *Bridge) ProbeTrunk(ctx context.Context) {
 	b.probe.state.Up = true // innocent until proven down
 	b.probe.mu.Unlock()
 	b.metrics.trunkUp.Set(1)
+	b.waitServing(ctx)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

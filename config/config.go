@@ -26,6 +26,10 @@ type Config struct {
 	Store Store `yaml:"store"`
 	// Log configures the process logger.
 	Log Log `yaml:"log"`
+	// Limits bounds what one seat's sessions may use.
+	Limits Limits `yaml:"limits"`
+	// Metrics protects /metrics.
+	Metrics Metrics `yaml:"metrics"`
 }
 
 // HTTP is the one listener for the widget, WebSocket, stats page, admin API and /metrics.
@@ -34,6 +38,22 @@ type HTTP struct {
 	Listen string `yaml:"listen"`
 	// AllowedOrigins are the WebSocket Origins accepted; empty = same origin only; "*" = any.
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// Hostnames are the names (host or host:port) browsers reach the bridge
+	// by; in same-origin mode a Host header naming anything else is refused
+	// (DNS rebinding). Empty = only IP literals and localhost.
+	Hostnames []string `yaml:"hostnames"`
+	// ReadHeaderTimeout bounds the reading of a request's headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// IdleTimeout closes a keep-alive connection with no request for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnections caps open HTTP connections (WebSockets included); 0 = no cap.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerIP caps open HTTP connections from one source address; 0 = no cap.
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	// MaxPendingWebSockets caps WebSockets that have not yet sent hello; 0 = no cap.
+	MaxPendingWebSockets int `yaml:"max_pending_websockets"`
+	// MaxPendingWebSocketsPerIP caps those from one source address; 0 = no cap.
+	MaxPendingWebSocketsPerIP int `yaml:"max_pending_websockets_per_ip"`
 }
 
 // Auth holds the secrets of the browser side.
@@ -42,6 +62,14 @@ type Auth struct {
 	TokenSecret string `yaml:"token_secret"`
 	// AdminToken is the bearer token for the stats page and admin API.
 	AdminToken string `yaml:"admin_token"`
+	// MaxTokenLifetime refuses seat tokens whose exp lies further than this
+	// after their iat (or after now when iat is absent).
+	MaxTokenLifetime time.Duration `yaml:"max_token_lifetime"`
+	// ClockSkew is the leeway allowed on exp, nbf and iat.
+	ClockSkew time.Duration `yaml:"clock_skew"`
+	// SingleUseTokens requires a jti claim and refuses a token whose jti
+	// already opened a session (resume excepted).
+	SingleUseTokens bool `yaml:"single_use_tokens"`
 }
 
 // SIP is the trunk side.
@@ -113,6 +141,10 @@ type WebRTC struct {
 	ICEInterfaces []string `yaml:"ice_interfaces"`
 	// ICEServers are handed to clients in `ready`.
 	ICEServers []ICEServer `yaml:"ice_servers"`
+	// AllowLocalCandidates lets the bridge send STUN to loopback and its own
+	// addresses named in a client's candidates (tests on one host). Loopback is
+	// also allowed when ice_interfaces holds only loopback addresses.
+	AllowLocalCandidates bool `yaml:"allow_local_candidates"`
 }
 
 // ICEServer is an RTCIceServer as the browser expects it.
@@ -157,6 +189,13 @@ type Dialing struct {
 	BlockedPrefixes []string `yaml:"blocked_prefixes"`
 	// CallsPerMinute limits each seat's new calls; 0 = unlimited.
 	CallsPerMinute int `yaml:"calls_per_minute"`
+	// AllowedNumberTypes lifts the default refusal of high-risk number
+	// types: premium_rate, shared_cost, satellite, unknown.
+	AllowedNumberTypes []string `yaml:"allowed_number_types"`
+	// Emergency is what happens to an emergency number (911, 112, 999 and
+	// the seat country's own): "refuse" (emergency_not_supported) or "dial"
+	// (sent to the trunk as dialed).
+	Emergency string `yaml:"emergency"`
 }
 
 // Webhook is where call events are posted.
@@ -197,4 +236,26 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is text (logfmt-like) or json.
 	Format string `yaml:"format"`
+}
+
+// Limits bounds the resources one seat's browser sessions may hold.
+type Limits struct {
+	// SessionsPerSeat caps the live signaling sessions of one seat; 0 = no cap.
+	SessionsPerSeat int `yaml:"sessions_per_seat"`
+	// CandidatesPerSession caps the ICE candidates one session may trickle; 0 = no cap.
+	CandidatesPerSession int `yaml:"candidates_per_session"`
+	// StatsPerMinute caps stats uploads per call; 0 = no cap.
+	StatsPerMinute int `yaml:"stats_per_minute"`
+	// StatsMaxBytes is the largest stats upload kept.
+	StatsMaxBytes int `yaml:"stats_max_bytes"`
+	// RequestsPerSecond caps in-call requests (hold, dtmf) per session; 0 = no cap.
+	RequestsPerSecond int `yaml:"requests_per_second"`
+}
+
+// Metrics protects the Prometheus endpoint.
+type Metrics struct {
+	// Token, when set, is the bearer token /metrics requires.
+	Token string `yaml:"token"`
+	// Listen, when set, serves /metrics on this host:port only (not on http.listen).
+	Listen string `yaml:"listen"`
 }

@@ -45,6 +45,51 @@ const (
 	DefaultLogFormat = "text"
 	// DefaultSeatMaxCalls is seats[].max_calls.
 	DefaultSeatMaxCalls = 1
+	// DefaultReadHeaderTimeout is http.read_header_timeout.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultIdleTimeout is http.idle_timeout.
+	DefaultIdleTimeout = 60 * time.Second
+	// DefaultMaxConnections is http.max_connections.
+	DefaultMaxConnections = 4096
+	// DefaultMaxConnectionsPerIP is http.max_connections_per_ip: room for an
+	// office of agents behind one NAT address.
+	DefaultMaxConnectionsPerIP = 256
+	// DefaultMaxPendingWebSockets is http.max_pending_websockets.
+	DefaultMaxPendingWebSockets = 512
+	// DefaultMaxPendingWebSocketsPerIP is http.max_pending_websockets_per_ip.
+	DefaultMaxPendingWebSocketsPerIP = 32
+	// DefaultMaxTokenLifetime is auth.max_token_lifetime.
+	DefaultMaxTokenLifetime = 24 * time.Hour
+	// DefaultClockSkew is auth.clock_skew.
+	DefaultClockSkew = 30 * time.Second
+	// DefaultCallsPerMinute is dialing.calls_per_minute.
+	DefaultCallsPerMinute = 10
+	// DefaultEmergency is dialing.emergency.
+	DefaultEmergency = EmergencyRefuse
+	// DefaultSessionsPerSeat is limits.sessions_per_seat.
+	DefaultSessionsPerSeat = 4
+	// DefaultCandidatesPerSession is limits.candidates_per_session.
+	DefaultCandidatesPerSession = 64
+	// DefaultStatsPerMinute is limits.stats_per_minute.
+	DefaultStatsPerMinute = 20
+	// DefaultStatsMaxBytes is limits.stats_max_bytes.
+	DefaultStatsMaxBytes = 16 << 10
+	// DefaultRequestsPerSecond is limits.requests_per_second.
+	DefaultRequestsPerSecond = 5
+)
+
+// dialing.emergency values.
+const (
+	EmergencyRefuse = "refuse"
+	EmergencyDial   = "dial"
+)
+
+// High-risk number types that dialing.allowed_number_types may allow.
+const (
+	NumberTypePremiumRate = "premium_rate"
+	NumberTypeSharedCost  = "shared_cost"
+	NumberTypeSatellite   = "satellite"
+	NumberTypeUnknown     = "unknown"
 )
 
 // Codec names accepted in sip.codecs.
@@ -78,15 +123,27 @@ func Default() *Config {
 	return c
 }
 
-// presetSwitches sets the defaults of the durations where 0 means "off"
+// presetSwitches sets the defaults of the keys where 0 means "off"
 // (sip.media_timeout, sip.invite_timeout, sip.session_expires,
-// sip.options_interval) before the file and the environment are read, so
+// sip.options_interval, the http connection caps, dialing.calls_per_minute,
+// the limits) before the file and the environment are read, so
 // an explicit 0 in either is kept rather than replaced by the default.
 func presetSwitches(c *Config) {
 	c.SIP.MediaTimeout = DefaultMediaTimeout
 	c.SIP.InviteTimeout = DefaultInviteTimeout
 	c.SIP.SessionExpires = DefaultSessionExpires
 	c.SIP.OptionsInterval = DefaultOptionsInterval
+	c.HTTP.MaxConnections = DefaultMaxConnections
+	c.HTTP.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
+	c.HTTP.MaxPendingWebSockets = DefaultMaxPendingWebSockets
+	c.HTTP.MaxPendingWebSocketsPerIP = DefaultMaxPendingWebSocketsPerIP
+	c.Dialing.CallsPerMinute = DefaultCallsPerMinute
+	c.Limits = Limits{
+		SessionsPerSeat:      DefaultSessionsPerSeat,
+		CandidatesPerSession: DefaultCandidatesPerSession,
+		StatsPerMinute:       DefaultStatsPerMinute,
+		RequestsPerSecond:    DefaultRequestsPerSecond,
+	}
 }
 
 // SetDefaults fills every unset key that has a default. Load calls it after
@@ -116,6 +173,14 @@ func (c *Config) SetDefaults() {
 		c.Webhook.Events = DefaultWebhookEvents()
 	}
 	setStr(&c.Store.DSN, DefaultStoreDSN)
+	setDur(&c.HTTP.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDur(&c.HTTP.IdleTimeout, DefaultIdleTimeout)
+	setDur(&c.Auth.MaxTokenLifetime, DefaultMaxTokenLifetime)
+	setDur(&c.Auth.ClockSkew, DefaultClockSkew)
+	setStr(&c.Dialing.Emergency, DefaultEmergency)
+	if c.Limits.StatsMaxBytes == 0 {
+		c.Limits.StatsMaxBytes = DefaultStatsMaxBytes
+	}
 	setStr(&c.Log.Level, DefaultLogLevel)
 	setStr(&c.Log.Format, DefaultLogFormat)
 	for i := range c.Seats {

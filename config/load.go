@@ -66,6 +66,8 @@ var yamlTypeNames = strings.NewReplacer(
 	"type config.Store", "store",
 	"type config.Log", "log",
 	"type config.Dialing", "dialing",
+	"type config.Limits", "limits",
+	"type config.Metrics", "metrics",
 	"field ", "unknown key ",
 )
 

@@ -59,6 +59,7 @@ func (c *Config) Validate(sections ...Check) error {
 	c.validateSeats(&v)
 	c.validateDialing(&v)
 	c.validateLog(&v)
+	c.validateLimits(&v)
 	for _, check := range sections {
 		check(c, &v)
 	}
@@ -90,6 +91,54 @@ func (c *Config) validateHTTP(v *validator) {
 			v.add(fmt.Sprintf("http.allowed_origins[%d]", i), "%q is not an origin (want scheme://host[:port] such as \"https://crm.example.com\", or \"*\")", o)
 		}
 	}
+	for i, h := range c.HTTP.Hostnames {
+		if h == "" || strings.ContainsAny(h, "/@ \t") {
+			v.add(fmt.Sprintf("http.hostnames[%d]", i), "%q is not a host name (want host or host:port, e.g. \"bridge.example.com\")", h)
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout}} {
+		if d.v <= 0 {
+			v.add(d.key, "must be positive, e.g. 10s")
+		}
+	}
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"http.max_connections", c.HTTP.MaxConnections}, {"http.max_connections_per_ip", c.HTTP.MaxConnectionsPerIP},
+		{"http.max_pending_websockets", c.HTTP.MaxPendingWebSockets}, {"http.max_pending_websockets_per_ip", c.HTTP.MaxPendingWebSocketsPerIP}} {
+		if n.v < 0 {
+			v.add(n.key, "must be 0 (no cap) or positive")
+		}
+	}
+	if c.Metrics.Listen != "" {
+		if err := checkHostPort(c.Metrics.Listen); err != nil {
+			v.add("metrics.listen", "%q: %v (want host:port, e.g. \"127.0.0.1:9090\")", c.Metrics.Listen, err)
+		} else if c.Metrics.Listen == c.HTTP.Listen {
+			v.add("metrics.listen", "is http.listen; leave it empty to serve /metrics there")
+		}
+	}
+	if t := c.Metrics.Token; t != "" && len(t) < 16 {
+		v.add("metrics.token", "%d characters is too short; use at least 16", len(t))
+	}
+}
+
+func (c *Config) validateLimits(v *validator) {
+	l := c.Limits
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"limits.sessions_per_seat", l.SessionsPerSeat}, {"limits.candidates_per_session", l.CandidatesPerSession},
+		{"limits.stats_per_minute", l.StatsPerMinute}, {"limits.requests_per_second", l.RequestsPerSecond}} {
+		if n.v < 0 {
+			v.add(n.key, "must be 0 (no cap) or positive")
+		}
+	}
+	if l.StatsMaxBytes < 1024 || l.StatsMaxBytes > 64<<10 {
+		v.add("limits.stats_max_bytes", "%d: must be between 1024 and 65536", l.StatsMaxBytes)
+	}
 }
 
 func (c *Config) validateAuth(v *validator) {
@@ -106,6 +155,12 @@ func (c *Config) validateAuth(v *validator) {
 		if t == c.Auth.TokenSecret {
 			v.add("auth.admin_token", "must differ from auth.token_secret")
 		}
+	}
+	if c.Auth.MaxTokenLifetime <= 0 {
+		v.add("auth.max_token_lifetime", "must be positive, e.g. 24h")
+	}
+	if c.Auth.ClockSkew < 0 || c.Auth.ClockSkew > 10*time.Minute {
+		v.add("auth.clock_skew", "%s: must be between 0 and 10m", c.Auth.ClockSkew)
 	}
 }
 
@@ -417,6 +472,18 @@ func (c *Config) validateDialing(v *validator) {
 	}
 	if c.Dialing.CallsPerMinute < 0 {
 		v.add("dialing.calls_per_minute", "must be 0 (unlimited) or positive")
+	}
+	for i, t := range c.Dialing.AllowedNumberTypes {
+		switch t {
+		case NumberTypePremiumRate, NumberTypeSharedCost, NumberTypeSatellite, NumberTypeUnknown:
+		default:
+			v.add(fmt.Sprintf("dialing.allowed_number_types[%d]", i), "%q: want premium_rate, shared_cost, satellite or unknown", t)
+		}
+	}
+	switch c.Dialing.Emergency {
+	case EmergencyRefuse, EmergencyDial:
+	default:
+		v.add("dialing.emergency", "%q: want refuse or dial", c.Dialing.Emergency)
 	}
 	for i, s := range c.Seats {
 		checkCountries(fmt.Sprintf("seats[%d].allowed_countries", i), s.AllowedCountries)

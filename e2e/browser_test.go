@@ -7,6 +7,7 @@ package e2e
 // candidates are then 10.99.0.1, and nothing can leave the host.
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,14 +17,27 @@ import (
 	"github.com/callbridge/callbridge/e2e/harness"
 )
 
+// tapResult matches a test's result line in node --test's TAP output.
+var tapResult = regexp.MustCompile(`^\s*(not )?ok \d+ - `)
+
 func TestBrowserWidgetSuite(t *testing.T) {
 	bin := harness.BuildBridge(t) // its real-bridge tests reuse this build
 	ns := harness.NewSealedNetns(t)
 	out, err := harness.RunBrowser(t, harness.BrowserRun{
-		NS:       ns,
+		NS: ns,
+		// The timeout bounds each test file as a whole too (node runs a file
+		// as one test): ui.test.js and package.test.js need minutes on a
+		// loaded machine.
 		NodeArgs: []string{"--test", "--test-concurrency=1", "--test-timeout=480000", "test/"},
 		Env:      map[string]string{"CALLBRIDGE_BIN": bin},
 		Timeout:  20 * time.Minute,
+		// One line per finished test while the suite runs (node's TAP
+		// output): .ci/run shows these as progress.
+		Progress: func(line string) {
+			if tapResult.MatchString(line) {
+				t.Logf("widget suite: %s", strings.TrimSpace(line))
+			}
+		},
 	})
 	require.NoError(t, err, "widget browser suite:\n%s", out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")

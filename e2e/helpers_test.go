@@ -276,6 +276,14 @@ sip:
   codecs: ["PCMU", "PCMA"]
 %swebrtc:
   ice_interfaces: [%q]
+  # Chromium runs on the bridge's host or in its namespace: its host
+  # candidates are the bridge's own addresses.
+  allow_local_candidates: true
+dialing:
+  allowed_number_types: ["unknown"]   # the fictional 555-01xx range
+  calls_per_minute: 0
+limits:
+  sessions_per_seat: 0
 seats:
   - id: %q
     sip_username: %q

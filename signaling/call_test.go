@@ -148,6 +148,7 @@ func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 	cfg.Webhook.AllowPrivate = true
 	cfg.Seats = []config.Seat{{ID: seatID, SIPUsername: sipUser, SIPPassword: sipPass,
 		CallerIDs: []string{callerID, callerID2}, Country: "US", MaxCalls: 2}}
+	cfg.Dialing.AllowedNumberTypes = []string{config.NumberTypeUnknown} // the fictional 555-01xx range
 	if mutate != nil {
 		mutate(cfg)
 	}
@@ -168,7 +169,9 @@ func newEnv(t *testing.T, mutate func(*config.Config)) *env {
 	api, err := signaling.NewAPI(cfg.WebRTC, log, udpMux)
 	require.NoError(t, err)
 	sig := signaling.Handler(signaling.Options{Bridge: b, API: api, Logger: log.With("side", "signaling"),
-		AllowedOrigins: cfg.HTTP.AllowedOrigins, ICEServers: cfg.WebRTC.ICEServers, HelloTimeout: 500 * time.Millisecond, ResumeGrace: 500 * time.Millisecond})
+		AllowedOrigins: cfg.HTTP.AllowedOrigins, ICEServers: cfg.WebRTC.ICEServers, HelloTimeout: 500 * time.Millisecond, ResumeGrace: 500 * time.Millisecond,
+		Hostnames: cfg.HTTP.Hostnames, MaxPending: cfg.HTTP.MaxPendingWebSockets, MaxPendingPerIP: cfg.HTTP.MaxPendingWebSocketsPerIP,
+		Limits: cfg.Limits, CandidatePolicy: signaling.NewCandidatePolicy(cfg.WebRTC)})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/ws", sig)
 	srv := httptest.NewServer(mux)

@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 )
@@ -52,6 +52,20 @@ type Options struct {
 	Logger         *slog.Logger
 
 	HelloTimeout, PingInterval, IdleTimeout, ResumeGrace time.Duration
+
+	// Hostnames are the names the bridge is reached by (http.hostnames);
+	// same-origin mode refuses a Host that is none of them, an IP literal
+	// or localhost (DNS rebinding).
+	Hostnames []string
+	// MaxPending and MaxPendingPerIP cap the sockets not yet past hello
+	// (http.max_pending_websockets, ..._per_ip); 0 = no cap.
+	MaxPending, MaxPendingPerIP int
+	// Limits are the per-seat caps of limits.*; zero fields = no cap.
+	Limits config.Limits
+	// Tokens, when set, refuses replayed and revoked tokens (auth.single_use_tokens, admin revocations).
+	Tokens *auth.Guard
+	// CandidatePolicy decides which client candidates get STUN; nil = any.
+	CandidatePolicy *CandidatePolicy
 }
 
 // Server serves /v1/ws and keeps the sessions, including those waiting to
@@ -60,6 +74,9 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	upgrader websocket.Upgrader
+
+	pending pendingSockets
+	admit   sync.Mutex // serializes openSession's count and insert
 
 	mu       sync.Mutex
 	sessions map[string]*Session // guarded by mu
@@ -82,7 +99,11 @@ func Handler(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, log: opts.Logger, sessions: map[string]*Session{}}
+	s := &Server{opts: opts, log: opts.Logger, sessions: map[string]*Session{},
+		pending: pendingSockets{max: opts.MaxPending, perIP: opts.MaxPendingPerIP}}
+	if opts.Tokens != nil {
+		opts.Tokens.OnRevoke(s.closeRevoked)
+	}
 	s.upgrader = websocket.Upgrader{
 		CheckOrigin:     s.checkOrigin,
 		ReadBufferSize:  4096,
@@ -101,8 +122,7 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 		return true // not a browser: nothing to forge
 	}
 	if len(s.opts.AllowedOrigins) == 0 {
-		u, err := url.Parse(origin)
-		return err == nil && strings.EqualFold(u.Host, r.Host)
+		return s.sameOrigin(origin, r.Host)
 	}
 	for _, o := range s.opts.AllowedOrigins {
 		if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
@@ -124,6 +144,16 @@ func (s *Server) Sessions() []*Session {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.checkOrigin(r) {
+		s.refuseOrigin(w, r)
+		return
+	}
+	status, release := s.pending.take(r.RemoteAddr)
+	if status != 0 {
+		http.Error(w, "too many connections waiting for hello", status)
+		return
+	}
+	defer release()
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		s.log.Info("websocket upgrade refused", "origin", r.Header.Get("Origin"), "error", err)
@@ -134,12 +164,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return ws.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
 	})
 	go c.writeLoop()
-	s.serveConn(c, r.RemoteAddr)
+	s.serveConn(c, r.RemoteAddr, release)
 }
 
 // serveConn runs one socket: hello (or resume), then the session's messages.
 // A panic while handling a message ends this socket only, never the process.
-func (s *Server) serveConn(c *conn, remote string) {
+// helloDone is called once the first frame is handled (the socket is no
+// longer pending).
+func (s *Server) serveConn(c *conn, remote string, helloDone func()) {
 	log := s.log.With("remote", remote)
 	var sess *Session
 	defer func() {
@@ -178,11 +210,19 @@ func (s *Server) serveConn(c *conn, remote string) {
 			c.closeWith(CloseUnauthorized, "unauthorized")
 			return
 		}
-		sess = s.newSession(sa, msg.Client)
+		if sess, err = s.openSession(sa, msg.Client); err != nil {
+			log.Info("hello refused", "error", err)
+			c.send(ErrorMessage{Type: TypeError, Code: errorCode(err), Message: err.Error()})
+			c.closeWith(closeCodeOf(err), errorCode(err))
+			return
+		}
 		sess.attach(c)
 		sess.send(Ready{Type: TypeReady, SessionID: sess.ID, Seat: sa.Seat.ID, CallerIDs: sa.CallerIDs, ICEServers: s.iceServers()})
 	case TypeResume:
 		sa, err := s.opts.Bridge.Authenticate(msg.Token)
+		if err == nil {
+			err = s.admitResume(sa)
+		}
 		if err != nil {
 			c.send(ErrorMessage{Type: TypeError, Code: CodeUnauthorized, Message: err.Error()})
 			c.closeWith(CloseUnauthorized, "unauthorized")
@@ -200,6 +240,7 @@ func (s *Server) serveConn(c *conn, remote string) {
 		c.closeWith(CloseBadFrame, "the first message must be hello")
 		return
 	}
+	helloDone()
 
 	for {
 		_ = c.ws.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
@@ -234,6 +275,8 @@ func (s *Server) newSession(sa *bridge.SeatAuth, client *ClientInfo) *Session {
 	sess := &Session{
 		ID:     hex.EncodeToString(b[:]),
 		srv:    s,
+		seatID: sa.Seat.ID,
+		lim:    newSessionLimits(s.opts.Limits),
 		auth:   sa,
 		calls:  map[string]bool{},
 		ctx:    ctx,

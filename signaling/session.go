@@ -20,9 +20,10 @@ import (
 // Session is one authenticated browser: its socket (replaced on resume),
 // its peer connection and its calls.
 type Session struct {
-	ID  string
-	srv *Server
-	log *slog.Logger
+	ID     string
+	srv    *Server
+	log    *slog.Logger
+	seatID string // the seat; a resume keeps it
 
 	ctx    context.Context // ends when the session is terminated
 	cancel context.CancelFunc
@@ -37,6 +38,7 @@ type Session struct {
 	terminated  bool                      // guarded by mu
 	clientStats map[string]ClientStats    // latest browser getStats per call; guarded by mu
 	earlyCands  []webrtc.ICECandidateInit // trickled before the first offer; guarded by mu
+	lim         sessionLimits             // per-seat caps; fields guarded by mu unless noted
 }
 
 // ClientStats is the browser's own view of a call, uploaded by the widget.
@@ -128,7 +130,10 @@ func (s *Session) resume(c *conn, sa *bridge.SeatAuth) bool {
 }
 
 // terminate ends the session: its calls, its peer connection.
-func (s *Session) terminate() {
+func (s *Session) terminate() { s.terminateWith(1000, "session ended") }
+
+// terminateWith ends the session, closing its socket with code.
+func (s *Session) terminateWith(code int, reason string) {
 	s.mu.Lock()
 	if s.terminated {
 		s.mu.Unlock()
@@ -152,7 +157,7 @@ func (s *Session) terminate() {
 		_ = peer.Close()
 	}
 	if c != nil {
-		c.closeWith(1000, "session ended")
+		c.closeWith(code, reason)
 	}
 	s.srv.remove(s)
 	s.log.Info("session ended")
@@ -189,8 +194,13 @@ func (s *Session) handle(data []byte) {
 		}
 		call.Hangup()
 	case TypeDTMF:
-		s.handleDTMF(msg)
+		if s.allowRequest(msg) {
+			s.handleDTMF(msg)
+		}
 	case TypeHold:
+		if !s.allowRequest(msg) {
+			return
+		}
 		call, ok := s.callOf(msg)
 		if !ok {
 			return
@@ -205,13 +215,21 @@ func (s *Session) handle(data []byte) {
 			s.send(map[string]any{"type": TypeHeld, "request_id": msg.RequestID, "call_id": msg.CallID, "hold": on})
 		}()
 	case TypeStats:
+		if !s.acceptStats(msg, len(data)) {
+			return
+		}
 		s.mu.Lock()
 		if s.clientStats == nil {
 			s.clientStats = map[string]ClientStats{}
 		}
-		if _, ok := s.calls[msg.CallID]; ok || len(s.clientStats) < 16 {
-			s.clientStats[msg.CallID] = ClientStats{Received: time.Now(), Raw: append(json.RawMessage(nil), data...)}
+		if len(s.clientStats) >= 16 {
+			for id := range s.clientStats {
+				if !s.calls[id] {
+					delete(s.clientStats, id) // an ended call's
+				}
+			}
 		}
+		s.clientStats[msg.CallID] = ClientStats{Received: time.Now(), Raw: append(json.RawMessage(nil), data...)}
 		s.mu.Unlock()
 	case TypeHello, TypeResume:
 		s.sendError(msg.RequestID, "", CodeBadRequest, "this session is already authenticated")
@@ -235,7 +253,11 @@ func (s *Session) handleOffer(msg Inbound) {
 		s.peer = p
 		s.mu.Unlock()
 	}
-	answer, err := peer.HandleOffer(msg.SDP)
+	offer, ok := s.filterOffer(msg.SDP)
+	if !ok {
+		return
+	}
+	answer, err := peer.HandleOffer(offer)
 	if err != nil {
 		s.log.Info("offer refused", "error", err)
 		s.sendError("", "", CodeBadRequest, err.Error())
@@ -264,6 +286,12 @@ func (s *Session) handleCandidate(msg Inbound) {
 	var c webrtc.ICECandidateInit
 	if err := json.Unmarshal(raw, &c); err != nil {
 		s.sendError("", "", CodeBadRequest, "candidate is not an RTCIceCandidateInit: "+err.Error())
+		return
+	}
+	if c.Candidate == "" {
+		return // end-of-candidates of one m-line
+	}
+	if !s.countCandidates(1) || !s.checkCandidate(c.Candidate) {
 		return
 	}
 	if peer == nil {
@@ -339,6 +367,7 @@ func (s *Session) onCallState(cs bridge.CallState) {
 	s.mu.Lock()
 	if cs.State == bridge.StateEnded {
 		delete(s.calls, cs.CallID)
+		s.callEnded(cs.CallID)
 	} else {
 		s.calls[cs.CallID] = true
 	}

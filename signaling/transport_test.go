@@ -2,6 +2,7 @@ package signaling_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -110,6 +111,32 @@ func TestTransport(t *testing.T) {
 		require.Error(t, err)
 		require.NotNil(t, resp)
 		assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	})
+	t.Run("a refused page can read why", func(t *testing.T) {
+		// What the widget does after its handshake failed: a plain GET in
+		// CORS mode, readable only with Access-Control-Allow-Origin.
+		req, err := http.NewRequest(http.MethodGet, "http"+strings.TrimPrefix(e.wsURL, "ws"), nil)
+		require.NoError(t, err)
+		req.Header.Set("Origin", "https://evil.example.com")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+		assert.Equal(t, "https://evil.example.com", resp.Header.Get("Access-Control-Allow-Origin"))
+		var body struct{ Code, Message string }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+		assert.Equal(t, "origin_not_allowed", body.Code)
+		assert.Contains(t, body.Message, "http.allowed_origins")
+	})
+	t.Run("an allowed page learns nothing from a plain GET", func(t *testing.T) {
+		req, err := http.NewRequest(http.MethodGet, "http"+strings.TrimPrefix(e.wsURL, "ws"), nil)
+		require.NoError(t, err)
+		req.Header.Set("Origin", "https://crm.example.com")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		assert.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
 	})
 	t.Run("allowed origin accepted", func(t *testing.T) {
 		c, err := sigclient.Dial(context.Background(), e.wsURL, e.token(t), sigclient.Options{Origin: "https://crm.example.com"})

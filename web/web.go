@@ -1,5 +1,6 @@
 // Package web serves the embedded browser assets: the softphone widget
-// (softphone/softphone.js, an ES module defining <callbridge-softphone>) and
+// (softphone/softphone.js, an ES module defining <callbridge-softphone>,
+// bundled from the npm package's modules in softphone/src) and
 // the demo CRM page (demo/). The files are compiled into the binary with
 // go:embed, so the bridge needs nothing on disk to serve them.
 //
@@ -14,6 +15,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -22,7 +24,13 @@ import (
 	"time"
 )
 
-//go:embed softphone/softphone.js
+//go:generate go run ./internal/widgetbundle/gen
+
+// softphone/softphone.js is generated from the modules under softphone/src
+// (bundled with esbuild by go generate); TestSoftphoneBundleIsFresh fails
+// when it is stale.
+//
+//go:embed softphone/softphone.js softphone/package.json
 var softphoneFS embed.FS
 
 //go:embed demo
@@ -108,6 +116,19 @@ func allowRead(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("Allow", "GET, HEAD")
 	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	return false
+}
+
+// WidgetVersion is the version of the embedded widget (its npm package's).
+func WidgetVersion() string {
+	b, err := softphoneFS.ReadFile("softphone/package.json")
+	if err != nil {
+		return ""
+	}
+	var pkg struct {
+		Version string `json:"version"`
+	}
+	_ = json.Unmarshal(b, &pkg)
+	return pkg.Version
 }
 
 // Softphone returns a handler that serves the widget module at whatever path

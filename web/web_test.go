@@ -35,8 +35,8 @@ func TestServesEmbeddedFiles(t *testing.T) {
 		cache       string
 		contains    string
 	}{
-		{"widget module", "/softphone.js", 200, "text/javascript; charset=utf-8", softphoneCacheControl, "customElements.define('callbridge-softphone'"},
-		{"demo page", "/demo/", 200, "text/html; charset=utf-8", demoCacheControl, `<callbridge-softphone token-url="/demo/token">`},
+		{"widget module", "/softphone.js", 200, "text/javascript; charset=utf-8", softphoneCacheControl, "customElements.define(\"callbridge-softphone\""},
+		{"demo page", "/demo/", 200, "text/html; charset=utf-8", demoCacheControl, `<callbridge-softphone token-url="/demo/token" placeholder="+1 555 010 0001">`},
 		{"demo page by name", "/demo/index.html", 200, "text/html; charset=utf-8", demoCacheControl, `<script type="module" src="/softphone.js">`},
 		{"demo stylesheet", "/demo/demo.css", 200, "text/css; charset=utf-8", demoCacheControl, "--callbridge-accent"},
 		{"demo token route stays the bridge's", "/demo/token", 200, "application/json", "", `{"token":"t"}`},

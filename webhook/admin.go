@@ -91,7 +91,7 @@ func recordOf(c store.Call) recordView {
 func eventOf(e store.Event) eventView {
 	v := eventView{
 		ID: e.ID, CallID: e.CallID, Type: e.Type, Seq: e.Seq, CreatedAt: record.Time{T: e.CreatedAt},
-		URL: e.URL, State: e.State, Attempts: e.Attempts, LastStatus: e.LastStatus, LastError: e.LastError,
+		URL: RedactURL(e.URL), State: e.State, Attempts: e.Attempts, LastStatus: e.LastStatus, LastError: e.LastError,
 		DeliveredAt: record.Time{T: e.DeliveredAt},
 	}
 	if e.State == store.StatePending {
@@ -253,7 +253,7 @@ func (a *admin) endpoints(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]epView, 0, len(eps))
 	for _, e := range eps {
-		out = append(out, epView{e.URL, record.Time{T: e.DisabledAt}, e.Reason})
+		out = append(out, epView{RedactURL(e.URL), record.Time{T: e.DisabledAt}, e.Reason})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"disabled": out})
 }

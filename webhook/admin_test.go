@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -138,4 +139,19 @@ func TestAdminAPI(t *testing.T) {
 			assert.False(t, strings.Contains(e["message"].(string), "panic"))
 		})
 	}
+}
+
+// The admin API never shows the secret a webhook URL carries in its query.
+func TestAdminAPIRedactsURLSecrets(t *testing.T) {
+	rc := newReceiver(t, testSecret)
+	env := newOutboxEnv(t, SenderConfig{URL: rc.URL() + "?api_key=s3cret-crm-key"})
+	ev := callEvents("call-r")[3]
+	require.NoError(t, env.ob.Publish(context.Background(), ev))
+	env.waitEvent(t, ev.ID, state(store.StateDelivered))
+	h := http.NewServeMux()
+	MountAdmin(h, func(h http.Handler) http.Handler { return h }, env.ob, testLogger(t))
+	m := adminGet(t, h, "GET", "/v1/admin/events/"+ev.ID, http.StatusOK)
+	assert.Equal(t, rc.URL()+"?api_key=REDACTED", m["url"])
+	m = adminGet(t, h, "GET", "/v1/admin/events?call_id=call-r", http.StatusOK)
+	assert.NotContains(t, fmt.Sprint(m), "s3cret")
 }

@@ -25,8 +25,17 @@ const userAgent = "callbridge-webhook/1"
 // IsPublicIP reports whether ip is a globally routable unicast address: not
 // loopback, private (RFC 1918, RFC 4193), link-local, shared/CGNAT
 // (RFC 6598), "this network", unspecified or multicast.
+//
+// IPv6 forms that carry an IPv4 address are judged by that address:
+// IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d, RFC 4291
+// §2.5.5.1), NAT64 (64:ff9b::/96, RFC 6052) and 6to4 (2002::/16, RFC 3056);
+// the local-use NAT64 prefix (64:ff9b:1::/48, RFC 8215) and Teredo
+// (2001::/32, whose client address is obfuscated) are never public.
 func IsPublicIP(ip netip.Addr) bool {
 	ip = ip.Unmap()
+	if v4, ok := embeddedIPv4(ip); ok {
+		return IsPublicIP(v4)
+	}
 	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 		ip.IsMulticast() || ip.IsUnspecified() || ip.IsInterfaceLocalMulticast() {
 		return false
@@ -39,6 +48,31 @@ func IsPublicIP(ip netip.Addr) bool {
 	return true
 }
 
+var (
+	nat64       = netip.MustParsePrefix("64:ff9b::/96")
+	ipv4Compat  = netip.MustParsePrefix("::/96")
+	sixToFour   = netip.MustParsePrefix("2002::/16")
+	unspecified = netip.IPv6Unspecified()
+)
+
+// embeddedIPv4 is the IPv4 address an IPv6 address of a translation or
+// transition form carries.
+func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
+	if !ip.Is6() {
+		return netip.Addr{}, false
+	}
+	b := ip.As16()
+	switch {
+	case nat64.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case ipv4Compat.Contains(ip) && ip != unspecified && ip != netip.IPv6Loopback():
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	}
+	return netip.Addr{}, false
+}
+
 var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
@@ -46,6 +80,7 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("198.18.0.0/15"),
 	netip.MustParsePrefix("240.0.0.0/4"),
 	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("2001::/32"),
 }
 
 // newHTTPClient returns the delivery client: one attempt is bounded by

@@ -130,6 +130,13 @@ type Outbox struct {
 
 	mu     sync.Mutex
 	closed bool // guarded by mu
+
+	healthEvery time.Duration // store check and held-event retry period
+	hmu         sync.Mutex
+	held        []record.Event // published, not yet committed, in order; guarded by hmu
+	failErr     error          // the last commit failure; guarded by hmu
+	failSince   time.Time      // when events began to be held; guarded by hmu
+	checkErr    error          // the store's own Check; guarded by hmu
 }
 
 var _ record.Publisher = (*Outbox)(nil)
@@ -152,6 +159,7 @@ func NewOutbox(ctx context.Context, st store.Store, cfg SenderConfig, log *slog.
 		poll:        DefaultPollInterval,
 		concurrency: DefaultConcurrency,
 		heartbeat:   DefaultHeartbeat,
+		healthEvery: DefaultHealthInterval,
 		wake:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
@@ -164,6 +172,9 @@ func NewOutbox(ctx context.Context, st store.Store, cfg SenderConfig, log *slog.
 	}
 	if o.heartbeat <= 0 {
 		o.heartbeat = DefaultHeartbeat
+	}
+	if o.healthEvery <= 0 {
+		o.healthEvery = DefaultHealthInterval
 	}
 	if o.staleAfter <= 0 {
 		o.staleAfter = 4 * o.heartbeat
@@ -181,20 +192,27 @@ func NewOutbox(ctx context.Context, st store.Store, cfg SenderConfig, log *slog.
 		return nil, err
 	}
 	o.abort, o.kill = context.WithCancel(context.Background())
+	o.checkStore()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); o.run() }()
 	go func() { defer wg.Done(); o.beat() }()
+	go func() { defer wg.Done(); o.watchStore() }()
 	go func() { wg.Wait(); close(o.done) }()
 	return o, nil
 }
+
+// TemplateFallbacks is how many events were sent with the standard body
+// because webhook.template failed on them.
+func (o *Outbox) TemplateFallbacks() uint64 { return o.render.Fallbacks() }
 
 // Store returns the store the outbox writes to.
 func (o *Outbox) Store() store.Store { return o.st }
 
 // Publish commits ev and the call record it carries, then wakes the
 // worker. It waits for the store write (milliseconds), never for the
-// network. It does not depend on ctx being live: the bridge may publish
+// network. When the store fails, ev is held in memory and committed, in
+// order, once the store writes again (see Healthy). It does not depend on ctx being live: the bridge may publish
 // call.completed from a call context that has just been cancelled.
 func (o *Outbox) Publish(ctx context.Context, ev record.Event) error {
 	if err := ev.Validate(); err != nil {
@@ -206,7 +224,7 @@ func (o *Outbox) Publish(ctx context.Context, ev record.Event) error {
 	if closed {
 		return ErrClosed
 	}
-	if err := o.commit(ctx, ev); err != nil {
+	if err := o.publishOrHold(ctx, ev); err != nil {
 		return err
 	}
 	o.Kick()
@@ -238,18 +256,21 @@ func (o *Outbox) commit(ctx context.Context, ev record.Event) error {
 		if err != nil {
 			return fmt.Errorf("webhook: encode event: %w", err)
 		}
-		body, err := o.render.Render(ev)
-		if err != nil {
+		body, contentType, err := o.render.Body(ev)
+		if body == nil {
 			return err
+		}
+		if err != nil {
+			o.log.Warn("webhook template failed; sending the standard event body", "event_id", ev.ID, "call_id", ev.Call.CallID, "error", err)
 		}
 		sev = &store.Event{
 			ID: ev.ID, CallID: ev.Call.CallID, Type: ev.Type, CreatedAt: ev.CreatedAt,
-			URL: url, ContentType: o.render.ContentType(), Body: body, Payload: payload,
+			URL: url, ContentType: contentType, Body: body, Payload: payload,
 			NextAttemptAt: now,
 		}
 	}
 	if err := o.st.Record(ctx, call, sev); err != nil {
-		return fmt.Errorf("webhook: commit %s %s: %w", ev.Type, ev.ID, err)
+		return &storeError{fmt.Errorf("webhook: commit %s %s: %w", ev.Type, ev.ID, err)}
 	}
 	return nil
 }

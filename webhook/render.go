@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"strings"
+	"sync/atomic"
 	"text/template"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 type Renderer struct {
 	tmpl        *template.Template // nil = standard JSON
 	contentType string
+	fallbacks   atomic.Uint64 // bodies sent as the standard event because the template failed
 }
 
 // templateFuncs are available in body templates (docs/WEBHOOKS.md).
@@ -71,6 +73,9 @@ func NewRenderer(tmpl, contentType string) (*Renderer, error) {
 			return nil, fmt.Errorf("rendering a sample %s event: %w", ev.Type, err)
 		}
 	}
+	if err := r.checkHostile(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -84,17 +89,46 @@ func CheckTemplate(tmpl, contentType string) error {
 // ContentType is the Content-Type of rendered bodies.
 func (r *Renderer) ContentType() string { return r.contentType }
 
-// Render returns the body for ev.
+// Render returns the body for ev, or an error when the template fails or,
+// under a JSON content type, renders invalid JSON.
 func (r *Renderer) Render(ev record.Event) ([]byte, error) {
 	if r.tmpl == nil {
 		return json.Marshal(ev)
 	}
+	return r.execute(ev)
+}
+
+// Body is what is delivered for ev: the template's output, or when the
+// template fails on this event, the standard event as application/json,
+// counted in Fallbacks, so an event is never lost to its template. err is
+// the template's failure (nil when it rendered), for the log.
+func (r *Renderer) Body(ev record.Event) (body []byte, contentType string, err error) {
+	body, err = r.Render(ev)
+	if err == nil {
+		return body, r.contentType, nil
+	}
+	r.fallbacks.Add(1)
+	std, merr := json.Marshal(ev)
+	if merr != nil {
+		return nil, "", fmt.Errorf("webhook: encode event: %w", merr)
+	}
+	return std, DefaultContentType, err
+}
+
+// Fallbacks is how many bodies were sent as the standard event because
+// the template failed.
+func (r *Renderer) Fallbacks() uint64 { return r.fallbacks.Load() }
+
+// DefaultContentType is the Content-Type of the standard event body.
+const DefaultContentType = "application/json"
+
+func (r *Renderer) execute(ev record.Event) ([]byte, error) {
 	var b bytes.Buffer
 	if err := r.tmpl.Execute(&b, ev); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTemplate, err)
 	}
 	if isJSON(r.contentType) && !json.Valid(b.Bytes()) {
-		return nil, fmt.Errorf("%w: output is not valid JSON (content type %s); use {{json .Field}} to quote values: %.200s", ErrTemplate, r.contentType, b.String())
+		return nil, fmt.Errorf("%w: output is not valid JSON (content type %s); use {{json .Field}} to quote values", ErrTemplate, r.contentType)
 	}
 	return b.Bytes(), nil
 }

@@ -149,12 +149,15 @@ func (s *Sender) Publish(_ context.Context, ev record.Event) error {
 	if s.renderErr != nil {
 		return s.renderErr
 	}
-	body, err := s.render.Render(ev)
-	if err != nil {
+	body, contentType, err := s.render.Body(ev)
+	if body == nil {
 		return err
 	}
+	if err != nil {
+		s.log.Warn("webhook template failed; sending the standard event body", "event_id", ev.ID, "error", err)
+	}
 	job := senderJob{
-		req: request{URL: url, MsgID: ev.ID, Body: body, ContentType: s.render.ContentType(),
+		req: request{URL: url, MsgID: ev.ID, Body: body, ContentType: contentType,
 			Headers: s.cfg.Headers, Secret: s.cfg.Secret},
 		typ:  ev.Type,
 		call: ev.Call.CallID,

@@ -39,6 +39,9 @@ type Script struct {
 	Reason string
 	// RTPPort is the port written into the answer's SDP.
 	RTPPort int
+	// RingOnly answers 180 and nothing else until the INVITE is
+	// cancelled (then 487).
+	RingOnly bool
 }
 
 // UAS is the scripted server.
@@ -175,6 +178,16 @@ func (u *UAS) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	u.acked[req.CallID().Value()] = make(chan struct{})
 	u.mu.Unlock()
 	_ = d.Respond(180, "Ringing", nil)
+	if u.script.RingOnly {
+		cancelled := make(chan struct{})
+		tx.OnCancel(func(r *sip.Request) { u.record(r); close(cancelled) })
+		select {
+		case <-cancelled:
+			_ = d.Respond(sip.StatusRequestTerminated, "Request Terminated", nil)
+		case <-tx.Done():
+		}
+		return
+	}
 	if u.script.Final != 0 {
 		var hdrs []sip.Header
 		if u.script.Reason != "" {

@@ -85,6 +85,18 @@ func runDemo(stdout io.Writer) error {
 		Country:     "US",
 		MaxCalls:    100, // the load generator places many calls at once
 	}}
+	// The demo numbers are the fictional 555-01xx range (number type
+	// unknown), the demo's browser runs on the bridge's own host, and the
+	// load generator opens many sessions and calls from one seat
+	// (SECURITY.md: none of this is for production).
+	cfg.Dialing.AllowedNumberTypes = []string{config.NumberTypeUnknown}
+	cfg.Dialing.CallsPerMinute = 0
+	cfg.WebRTC.AllowLocalCandidates = true
+	cfg.Limits.SessionsPerSeat = 0
+	// Every demo client comes from loopback: per-address caps would cap
+	// the load generator; the totals still hold.
+	cfg.HTTP.MaxConnectionsPerIP = 0
+	cfg.HTTP.MaxPendingWebSocketsPerIP = 0
 	key := make([]byte, 24)
 	_, _ = rand.Read(key)
 	cfg.Webhook.Secret = "whsec_" + base64.StdEncoding.EncodeToString(key)

@@ -5,6 +5,7 @@
 //	bridge [--config FILE]                  run (demo mode without a config)
 //	bridge token --seat ID [--ttl 1h]       print a seat token for development
 //	bridge version
+//	bridge help
 package main
 
 import (
@@ -23,9 +24,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
@@ -43,26 +44,58 @@ var version = "dev"
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // -h among the run flags: usage printed
+		}
 		fmt.Fprintln(os.Stderr, "bridge:", err)
 		os.Exit(1)
 	}
 }
 
+// usage is what `bridge --help` prints.
+const usage = `callbridge: a WebRTC softphone widget on one side, a SIP trunk on the other.
+
+Usage:
+  bridge [--config FILE]      run the bridge; with no configuration, a demo
+                              with a built-in SIP test trunk on loopback
+  bridge token --seat ID [--ttl 1h] [--caller-ids +1…,+1…] [--config FILE]
+                              print a seat token (for testing; your CRM
+                              backend mints them in production)
+  bridge version              print the version
+  bridge help                 print this help
+
+The configuration file comes from --config or BRIDGE_CONFIG; every key can
+also be set with its BRIDGE_* environment variable (docs/CONFIG.md).
+`
+
+// defaultConfigPaths are where `bridge token` looks for the configuration
+// when neither --config, BRIDGE_CONFIG nor BRIDGE_AUTH_TOKEN_SECRET is set:
+// the file the README's commands use, then the container's.
+var defaultConfigPaths = []string{"bridge.yaml", "/etc/callbridge/bridge.yaml"}
+
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "token":
-			return runToken(args[1:], stdout)
+			return runToken(args[1:], stdout, stderr)
 		case "version":
-			fmt.Fprintln(stdout, "callbridge", version)
+			fmt.Fprintln(stdout, "callbridge", version, "widget", web.WidgetVersion())
+			return nil
+		case "help", "-h", "-help", "--help":
+			fmt.Fprint(stdout, usage)
 			return nil
 		}
 	}
 	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	cfgPath := fs.String("config", os.Getenv("BRIDGE_CONFIG"), "YAML configuration file (env BRIDGE_CONFIG); none = demo mode")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("unknown command %q", fs.Arg(0))
 	}
 	if *cfgPath == "" {
 		return runDemo(stdout)
@@ -78,19 +111,31 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // runToken prints a seat token: bridge token --seat ID [--ttl 1h].
-func runToken(args []string, stdout io.Writer) error {
+func runToken(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	seat := fs.String("seat", "", "seat id (required)")
 	ttl := fs.Duration("ttl", time.Hour, "token lifetime")
-	cfgPath := fs.String("config", os.Getenv("BRIDGE_CONFIG"), "configuration file with auth.token_secret")
+	cfgPath := fs.String("config", os.Getenv("BRIDGE_CONFIG"), "configuration file with auth.token_secret (default ./bridge.yaml, then /etc/callbridge/bridge.yaml)")
 	callerIDs := fs.String("caller-ids", "", "comma-separated subset of the seat's caller ids")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	if *seat == "" {
 		return errors.New("token: --seat is required")
 	}
 	secret := os.Getenv("BRIDGE_AUTH_TOKEN_SECRET")
+	if *cfgPath == "" && secret == "" {
+		for _, p := range defaultConfigPaths {
+			if _, err := os.Stat(p); err == nil {
+				*cfgPath = p
+				break
+			}
+		}
+	}
 	if *cfgPath != "" {
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {
@@ -102,7 +147,7 @@ func runToken(args []string, stdout io.Writer) error {
 		}
 	}
 	if secret == "" {
-		return errors.New("token: give --config FILE or BRIDGE_AUTH_TOKEN_SECRET")
+		return fmt.Errorf("token: no configuration: give --config FILE (none at %s) or set BRIDGE_AUTH_TOKEN_SECRET", strings.Join(defaultConfigPaths, " or "))
 	}
 	var ids []string
 	if *callerIDs != "" {
@@ -118,8 +163,9 @@ func runToken(args []string, stdout io.Writer) error {
 
 // extras are what demo mode adds to the HTTP server.
 type extras struct {
-	httpLn  net.Listener   // pre-bound HTTP listener, or nil
-	sipConn net.PacketConn // pre-bound SIP socket, or nil
+	ctx     context.Context // ends the server like SIGINT; nil = signals only (tests)
+	httpLn  net.Listener    // pre-bound HTTP listener, or nil
+	sipConn net.PacketConn  // pre-bound SIP socket, or nil
 	routes  func(mux *http.ServeMux)
 	cleanup func()
 	banner  func(httpAddr string) string
@@ -138,7 +184,13 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 // serve wires and runs everything until SIGTERM (drain) or SIGINT (stop).
 func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	log := newLogger(cfg.Log, os.Stderr)
-	ctx, stop := context.WithCancel(context.Background())
+	// sipgo logs a few lines through its package logger; same format as ours.
+	sip.SetDefaultLogger(log.With("component", "sip"))
+	parent := context.Background()
+	if ex != nil && ex.ctx != nil {
+		parent = ex.ctx
+	}
+	ctx, stop := context.WithCancel(parent)
 	defer stop()
 
 	reg := prometheus.NewRegistry()
@@ -161,6 +213,23 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 		_ = outbox.Close(dctx)
 	}()
 	var events record.Publisher = outbox
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "callbridge", Name: "store_up",
+		Help: "1 while the store takes writes; 0 while call events are held in memory and new calls refused.",
+	}, func() float64 {
+		if outbox.Healthy() != nil {
+			return 0
+		}
+		return 1
+	}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "callbridge", Name: "store_held_events",
+		Help: "Call events waiting in memory for the store to write again.",
+	}, func() float64 { return float64(outbox.Held()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: "callbridge", Name: "webhook_template_fallbacks_total",
+		Help: "Webhook events sent with the standard body because webhook.template failed on them.",
+	}, func() float64 { return float64(outbox.TemplateFallbacks()) }))
 
 	b, err := bridge.New(cfg, bridge.WithLogger(log), bridge.WithEvents(events), bridge.WithMetrics(bridge.NewMetrics(reg)))
 	if err != nil {
@@ -214,12 +283,19 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tokens := auth.NewGuard(cfg.Auth.MaxTokenLifetime, cfg.Auth.ClockSkew, nil)
 	sig := signaling.Handler(signaling.Options{
-		Bridge:         b,
-		API:            api,
-		AllowedOrigins: cfg.HTTP.AllowedOrigins,
-		ICEServers:     cfg.WebRTC.ICEServers,
-		Logger:         log.With("component", "signaling"),
+		Bridge:          b,
+		API:             api,
+		AllowedOrigins:  cfg.HTTP.AllowedOrigins,
+		Hostnames:       cfg.HTTP.Hostnames,
+		ICEServers:      cfg.WebRTC.ICEServers,
+		Logger:          log.With("component", "signaling"),
+		MaxPending:      cfg.HTTP.MaxPendingWebSockets,
+		MaxPendingPerIP: cfg.HTTP.MaxPendingWebSocketsPerIP,
+		Limits:          cfg.Limits,
+		Tokens:          tokens,
+		CandidatePolicy: signaling.NewCandidatePolicy(cfg.WebRTC),
 	})
 
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -229,16 +305,38 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	httpMux := http.NewServeMux()
 	httpMux.Handle("GET /v1/ws", sig)
 	httpMux.Handle("GET "+web.SoftphonePath, web.Softphone())
-	httpMux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if cfg.Metrics.Listen == "" {
+		httpMux.Handle("GET /metrics", metricsHandler(cfg.Metrics, reg))
+	} else {
+		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", metricsHandler(cfg.Metrics, reg))
+		msrv := newHTTPServer(cfg.HTTP, mmux)
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+	}
 	httpMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
+	})
+	httpMux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if err := outbox.Healthy(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready: call records cannot be written\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
 	})
 	// Operator endpoints, each registered by its owner behind the admin token.
 	admin := auth.RequireAdmin(cfg.Auth.AdminToken)
 	b.MountAdmin(httpMux, admin)
 	webhook.MountAdmin(httpMux, admin, outbox, log.With("component", "admin"))
 	diag.Mount(httpMux, diagSource{b, sig}, admin)
+	tokens.MountAdmin(httpMux, admin, func(id string) bool { _, ok := cfg.Seat(id); return ok })
 	if ex != nil && ex.routes != nil {
 		ex.routes(httpMux)
 	}
@@ -252,7 +350,8 @@ func serve(cfg *config.Config, ex *extras, stdout io.Writer) error {
 	} else if ln, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
 	}
-	srv := &http.Server{Handler: httpMux, ReadHeaderTimeout: 10 * time.Second}
+	ln = limitListener(cfg.HTTP, ln, reg)
+	srv := newHTTPServer(cfg.HTTP, httpMux)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "error", err)

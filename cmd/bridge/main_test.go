@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/callbridge/callbridge/auth"
+	"github.com/callbridge/callbridge/web"
 )
 
 const testSecret = "0123456789abcdef0123456789abcdef-test"
@@ -52,6 +53,7 @@ func TestTokenCommandErrors(t *testing.T) {
 	assert.ErrorContains(t, run([]string{"token", "--config", cfg, "--seat", "nobody"}, &out, &out), `no seat "nobody"`)
 	t.Setenv("BRIDGE_AUTH_TOKEN_SECRET", "")
 	t.Setenv("BRIDGE_CONFIG", "")
+	t.Chdir(t.TempDir())
 	assert.ErrorContains(t, run([]string{"token", "--seat", "x"}, &out, &out), "BRIDGE_AUTH_TOKEN_SECRET")
 }
 
@@ -76,4 +78,33 @@ func TestVersion(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run([]string{"version"}, &out, &out))
 	assert.Contains(t, out.String(), "callbridge")
+	assert.Contains(t, out.String(), "widget "+web.WidgetVersion(), "the widget's version (its npm package's)")
+	assert.NotEmpty(t, web.WidgetVersion())
+}
+
+// `bridge token --seat agent-7 --ttl 1h`, as docs/WIDGET.md prints it, reads
+// the bridge.yaml of the working directory the README's commands use.
+func TestTokenCommandFindsBridgeYAML(t *testing.T) {
+	t.Setenv("BRIDGE_AUTH_TOKEN_SECRET", "")
+	t.Setenv("BRIDGE_CONFIG", "")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bridge.yaml"), []byte(minimal), 0o600))
+	t.Chdir(dir)
+	var out bytes.Buffer
+	require.NoError(t, run([]string{"token", "--seat", "agent-7", "--ttl", "1h"}, &out, &out))
+	claims, err := auth.Verify([]byte(testSecret), strings.TrimSpace(out.String()))
+	require.NoError(t, err)
+	assert.Equal(t, "agent-7", claims.Seat)
+}
+
+func TestHelpListsCommands(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		var out bytes.Buffer
+		require.NoError(t, run(args, &out, &out), "%v", args)
+		for _, cmd := range []string{"bridge token --seat", "bridge version", "--config FILE"} {
+			assert.Contains(t, out.String(), cmd, "%v", args)
+		}
+	}
+	var out bytes.Buffer
+	assert.ErrorContains(t, run([]string{"tokn"}, &out, &out), `unknown command "tokn"`)
 }

@@ -8,7 +8,7 @@
 set -eu
 cd "$(dirname "$0")"
 if [ "$#" -eq 0 ]; then
-  set -- node --test --test-concurrency=1 --test-timeout=180000 test/
+  set -- node --test --test-concurrency=1 --test-timeout=480000 test/
 fi
 if [ "${CALLBRIDGE_NETNS:-}" = "inside" ]; then
   exec "$@"

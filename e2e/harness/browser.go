@@ -28,6 +28,9 @@ type BrowserRun struct {
 	NodeArgs []string
 	// Args are passed to the script.
 	Args []string
+	// Progress, when set, gets each line of the script's output as it
+	// comes (e.g. to log a long suite's results while it runs).
+	Progress func(line string)
 	// Env adds environment variables for the script.
 	Env map[string]string
 	// Timeout bounds the run; default 2 minutes.
@@ -87,7 +90,7 @@ func RunBrowser(t testing.TB, run BrowserRun) (string, error) {
 	argv = append(argv, run.Args...)
 	ctx, cancel := context.WithTimeout(context.Background(), run.Timeout)
 	defer cancel()
-	out, err := runCmdIn(ctx, run.NS, dir, argv...)
+	out, err := runCmdTee(ctx, run.NS, dir, run.Progress, argv...)
 	name := strings.TrimSpace(run.Script + " " + strings.Join(run.NodeArgs, " "))
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -295,8 +295,20 @@ func runCmd(ctx context.Context, ns *Netns, argv ...string) (string, error) {
 
 // runCmdIn is runCmd in working directory dir ("" = the test's).
 func runCmdIn(ctx context.Context, ns *Netns, dir string, argv ...string) (string, error) {
+	return runCmdTee(ctx, ns, dir, nil, argv...)
+}
+
+// runCmdTee is runCmdIn that also hands each line of output to onLine as
+// it comes (nil: not).
+func runCmdTee(ctx context.Context, ns *Netns, dir string, onLine func(string), argv ...string) (string, error) {
 	argv = ns.wrap(argv)
 	var buf bytes.Buffer
+	var out io.Writer = &buf
+	if onLine != nil {
+		lw := &lineWriter{onLine: onLine}
+		defer lw.flush()
+		out = io.MultiWriter(&buf, lw)
+	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
 	// Own process group killed with the leader: Chromium's children must
@@ -304,8 +316,8 @@ func runCmdIn(ctx context.Context, ns *Netns, dir string, argv ...string) (strin
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
-	cmd.Stdout = &buf
-	cmd.Stderr = &buf
+	cmd.Stdout = out
+	cmd.Stderr = out
 	err := cmd.Run()
 	if cmd.Process != nil {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // orphans left in the group
@@ -314,4 +326,36 @@ func runCmdIn(ctx context.Context, ns *Netns, dir string, argv ...string) (strin
 		return buf.String(), fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(buf.String()))
 	}
 	return buf.String(), nil
+}
+
+// lineWriter calls onLine for every complete line written to it. The
+// command's stdout and stderr share one; exec copies each from its own
+// goroutine, hence the mutex.
+type lineWriter struct {
+	mu      sync.Mutex
+	partial []byte // guarded by mu
+	onLine  func(string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.onLine(string(w.partial[:i]))
+		w.partial = w.partial[i+1:]
+	}
+}
+
+func (w *lineWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.partial) > 0 {
+		w.onLine(string(w.partial))
+		w.partial = nil
+	}
 }

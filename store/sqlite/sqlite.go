@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -19,7 +20,9 @@ import (
 
 // Store is a store.Store in one SQLite database.
 type Store struct {
-	db *sql.DB
+	db   *sql.DB
+	path string      // the database file; "" for :memory:
+	file os.FileInfo // the file as opened, to notice it deleted or replaced
 }
 
 var _ store.Store = (*Store)(nil)
@@ -45,8 +48,39 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	if path != ":memory:" {
+		s.path = path
+		if s.file, err = os.Stat(path); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+		}
+	}
 	return s, nil
 }
+
+// Check reports the database file deleted, moved or replaced since Open:
+// SQLite would go on writing to the open, unlinked file, and every record
+// written from then on would vanish with the process.
+func (s *Store) Check(context.Context) error {
+	if s.path == "" {
+		return nil
+	}
+	fi, err := os.Stat(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w: the database file %s was deleted while open; restart the bridge to create a new one", ErrFileGone, s.path)
+	case err != nil:
+		return fmt.Errorf("sqlite: %s: %w", s.path, err)
+	case !os.SameFile(fi, s.file):
+		return fmt.Errorf("%w: the database file %s was replaced while open; restart the bridge to use the new one", ErrFileGone, s.path)
+	}
+	return nil
+}
+
+// ErrFileGone: the database file is no longer the one the store writes to.
+var ErrFileGone = errors.New("sqlite: database file gone")
+
+var _ store.Checker = (*Store)(nil)
 
 // SchemaVersion is the number of migrations this build knows.
 func SchemaVersion() int { return len(migrations) }

@@ -18,7 +18,7 @@ const CALL_ERRORS = [
   ['rate_limited', 'Too many calls in a short time'],
   ['no_media', 'The audio connection could not be set up'],
   ['trunk_unavailable', 'The phone line is down'],
-  ['internal', 'Something went wrong in the phone service'],
+  ['internal', 'refused: internal'], // the bridge's own words: only it knows why
 ];
 
 test('bridge refusals show clear words and reject call()', async (t) => {
