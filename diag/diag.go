@@ -110,7 +110,10 @@ type Report struct {
 // BrowserReport is the widget's getStats summary (the `stats` message).
 type BrowserReport struct {
 	Received time.Time `json:"-"`
-	Inbound  struct {
+	// Muted: the agent muted the microphone in the widget (the widget
+	// uploads a report at once when that changes).
+	Muted   bool `json:"muted"`
+	Inbound struct {
 		PacketsReceived  float64 `json:"packetsReceived"`
 		PacketsLost      float64 `json:"packetsLost"`
 		Jitter           float64 `json:"jitter"`
@@ -262,6 +265,11 @@ func Diagnose(in Input) Report {
 	if expect && !hold {
 		diagnoseFlow(in, dirs, add)
 	}
+	if b := in.Browser; b != nil && b.Muted && in.Now.Sub(b.Received) <= ProofFresh && c.State != bridge.StateEnded {
+		add(Finding{ID: "W9", Severity: Info, Direction: BrowserToBridge,
+			Message: "The agent muted the microphone in the widget: the far end hears silence.",
+			Fix:     "Nothing to fix; the agent unmutes with the widget's Unmute button."})
+	}
 	if c.AnsweredAt != nil && len(c.Intervals) > 0 {
 		q := c.Quality()
 		r.Quality = &q
@@ -269,9 +277,10 @@ func Diagnose(in Input) Report {
 		last := c.Intervals[len(c.Intervals)-1]
 		r.MOSUp, r.MOSDown = last.Up.MOS, last.Down.MOS
 		r.IntervalFindings = record.Evaluate(c.Intervals, nil)
+		muted := in.Browser != nil && in.Browser.Muted && in.Now.Sub(in.Browser.Received) <= ProofFresh
 		if !hold {
 			for _, f := range r.IntervalFindings {
-				if f.Active() {
+				if f.Active() && !(muted && f.Direction == "up" && f.Code == record.FindingSilent) {
 					add(intervalFinding(f, last))
 				}
 			}
@@ -456,6 +465,11 @@ func verdict(r Report, expect bool) string {
 	for _, f := range r.Findings {
 		if f.ID == "S10" {
 			return "The call is on hold."
+		}
+	}
+	for _, f := range r.Findings {
+		if f.ID == "W9" && r.Directions[2].Status != "no packets" && r.Directions[2].Status != "stalled" {
+			return "The agent has muted the microphone in the widget."
 		}
 	}
 	silentFault := map[string]bool{}

@@ -148,6 +148,11 @@ func TestDiagnose(t *testing.T) {
 			c.Media.Direction, c.Media.TrunkHold = "recvonly", "a=recvonly"
 			c.Media.Downlink.LastPacketAt = now.Add(-8 * time.Second)
 		}, []string{"S10"}, "The call is on hold.", [4]string{"ok", "ok", "idle", "ok"}},
+		{"agent muted in the widget while the far end talks", func(c *bridge.CallInfo, b **BrowserReport) {
+			c.Media.Uplink.LevelDBov, c.Media.Uplink.Silent = -90, true
+			c.Intervals = seconds(20, func(i int, iv *record.Interval) { iv.Up.LevelDBov = -90 })
+			(*b).Muted = true
+		}, []string{"W9"}, "The agent has muted the microphone in the widget.", [4]string{"silent", "ok", "ok", "ok"}},
 		{"lossy trunk", func(c *bridge.CallInfo, _ **BrowserReport) {
 			c.Intervals = seconds(8, func(i int, iv *record.Interval) {
 				if i >= 3 {
