@@ -196,7 +196,12 @@ test('stats page: an echo call flows both ways; muting in the widget is shown as
     await toneCard.locator('.verdict').filter({ hasText: 'Audio flows both ways.' }).waitFor({ timeout: 15000 });
     await s.phone.getByRole('button', { name: 'Mute' }).click();
     // Muted in the widget: said at once (W9), never taken for a fault.
-    const muted = await untilFinding(toneCall, 'W9');
+    await untilFinding(toneCall, 'W9');
+    // The uplink's level falls below the silence threshold a moment later.
+    const muted = await eventually(async () => {
+      const e = await diagEntry(toneCall);
+      return e.report.directions[0].status === 'silent' && e;
+    }, { what: 'the agent\'s direction silent', timeoutMs: 10000, intervalMs: 250 });
     assert.equal(muted.report.verdict, 'The agent has muted the microphone in the widget.');
     assert.deepEqual(muted.report.directions.map((d) => d.status), ['silent', 'ok', 'ok', 'ok']);
     await toneCard.locator('.finding').filter({ hasText: 'W9' }).waitFor({ timeout: 5000 });
