@@ -60,6 +60,10 @@ func WithMetrics(m *Metrics) Option { return func(b *Bridge) { b.metrics = m } }
 // clock instead of sleeping).
 func WithClock(c clock.Clock) Option { return func(b *Bridge) { b.clock = c } }
 
+// WithRTCPInterval sets the SIP leg's RTCP report interval (default
+// DefaultRTCPInterval); tests shorten it.
+func WithRTCPInterval(d time.Duration) Option { return func(b *Bridge) { b.rtcpInterval = d } }
+
 // Bridge is the whole call-handling state of one process.
 type Bridge struct {
 	cfg     *config.Config
@@ -70,6 +74,8 @@ type Bridge struct {
 	admit   func() error // nil = admit all
 	// elsewhere counts a seat's calls on other nodes; nil = none
 	elsewhere func(ctx context.Context, seat string) (int, error)
+
+	rtcpInterval time.Duration // the SIP leg's RTCP report interval
 
 	ua          *sipgo.UserAgent
 	client      *sipgo.Client

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -35,6 +36,10 @@ type Call struct {
 	seat  *config.Seat
 	log   *slog.Logger
 	clock clock.Clock
+	// held and resumedAt time the media timeout around holds: it counts
+	// from the last resume (unix nanos on the call's clock).
+	held      atomic.Bool
+	resumedAt atomic.Int64
 
 	sip   *sipLeg // the SIP leg; set at creation, never replaced
 	joint joint   // the media between the legs
@@ -62,6 +67,9 @@ type Call struct {
 	missed     string                          // why an inbound call was missed; guarded by mu
 	fwd        *sipLeg                         // the forward leg of a forwarded inbound call; guarded by mu
 	routing    routeState                      // guarded by mu
+	intervals  []record.Interval               // one per answered second; guarded by mu
+
+	tl timeline // what happened, for the stats page
 }
 
 func newCall(b *Bridge, req CallRequest, from, to string) *Call {
@@ -90,6 +98,7 @@ func newCall(b *Bridge, req CallRequest, from, to string) *Call {
 	c.joint.browser = req.Leg
 	c.joint.log = c.log
 	c.sip = newSIPLeg(b, c, c.log)
+	c.sip.tl = &c.tl
 	return c
 }
 
@@ -175,6 +184,11 @@ func (c *Call) emit(state string) {
 		cs.AnsweredAt = &t
 	}
 	c.log.Info("call state", "state", state)
+	text := state
+	if cs.Cause != nil {
+		text += ": " + cs.Cause.Reason + " (by " + cs.Cause.By + ")"
+	}
+	c.tl.note("state", text)
 	c.onState(cs)
 }
 
@@ -370,7 +384,18 @@ func (c *Call) remoteMedia(rm remoteMedia) error {
 }
 
 // directionChanged applies a hold or resume by the far end.
-func (c *Call) directionChanged() { c.joint.applyGates(c.sip.remoteSDP().Direction) }
+func (c *Call) directionChanged() {
+	c.joint.applyGates(c.sip.remoteSDP().Direction)
+	c.holdChanged()
+}
+
+// holdChanged notes a resume, from which the media timeout counts again.
+func (c *Call) holdChanged() {
+	on := c.onHold()
+	if c.held.Swap(on) && !on {
+		c.resumedAt.Store(c.clock.Now().UnixNano())
+	}
+}
 
 // hungUp is the far end's BYE.
 func (c *Call) hungUp(cause record.Cause) {
@@ -465,6 +490,7 @@ func (c *Call) talk(dialog sipDialog) {
 	defer tick.Stop()
 	answeredAt := c.clock.Now()
 	ms := c.sip.mediaSession()
+	var m meter
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -486,12 +512,21 @@ func (c *Call) talk(dialog sipDialog) {
 		case <-maxDur:
 			c.end(ErrMaxDuration)
 		case now := <-tick.C():
-			if mediaTimeout <= 0 || c.onHold() {
+			c.addInterval(m.sample(c, now))
+			if mediaTimeout <= 0 {
 				continue
 			}
+			if c.onHold() {
+				continue
+			}
+			// From the answer, the last packet or the last resume,
+			// whichever came last.
 			since := now.Sub(answeredAt)
 			if last := ms.lastRecv.Load(); last > 0 {
-				since = now.Sub(time.Unix(0, last))
+				since = min(since, now.Sub(time.Unix(0, last)))
+			}
+			if r := c.resumedAt.Load(); r > 0 {
+				since = min(since, now.Sub(time.Unix(0, r)))
 			}
 			if since > mediaTimeout {
 				c.log.Warn("media timeout", "since", since)
@@ -594,6 +629,12 @@ func (c *Call) Hold(on bool) error {
 		return err
 	}
 	c.joint.setAgentHold(on, c.sip.remoteSDP().Direction)
+	c.holdChanged()
+	if on {
+		c.tl.note("hold", "the agent put the call on hold")
+	} else {
+		c.tl.note("hold", "the agent resumed the call")
+	}
 	c.log.Info("hold", "on", on)
 	return nil
 }

@@ -549,7 +549,7 @@ func (c *Call) answerInvite() bool {
 			c.respondInvite(sip.StatusNotAcceptableHere, "Not Acceptable Here")
 			return false
 		}
-		body = c.sip.answerSDP(rm.Codec, rm.Direction, rm.DTMFType)
+		body = c.sip.answerSDP(rm)
 		c.sip.mu.Lock()
 		c.sip.localSDP = body
 		c.sip.mu.Unlock()

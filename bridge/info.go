@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"encoding/json"
-	"math"
 	"time"
 
 	"github.com/callbridge/callbridge/media"
@@ -37,6 +36,11 @@ type CallInfo struct {
 	// or navigated page, a call moved to another tab, a replaced peer
 	// connection. The far end heard comfort noise during each.
 	Reattaches []Reattach `json:"reattaches,omitempty"`
+	// Intervals are the answered call's seconds, oldest first.
+	Intervals []record.Interval `json:"intervals,omitempty"`
+	// Timeline is what happened to the call: states, SDP, holds, media
+	// address changes, RTCP.
+	Timeline []TimelineEvent `json:"timeline,omitempty"`
 }
 
 // MediaInfo is what each leg's RTP did, per direction.
@@ -60,6 +64,17 @@ type MediaInfo struct {
 	PrivateSDP    bool                  `json:"trunk_sdp_private_address"`
 	SDPAddr       string                `json:"trunk_sdp_address,omitempty"`
 	AgentHold     bool                  `json:"agent_hold"` // the agent put the call on hold
+	// TrunkHold is how the far end's SDP holds the call, "" when it does
+	// not: "a=sendonly", "a=recvonly", "a=inactive", "c=0.0.0.0", "port 0".
+	TrunkHold string `json:"trunk_hold,omitempty"`
+	// TrunkRTCP is what the trunk's RTCP says about the bridge's RTP
+	// toward it: whether the far end receives it at all.
+	TrunkRTCP *TrunkRTCP `json:"trunk_rtcp,omitempty"`
+	// ForeignSource is the last address RTP came from that the source
+	// policy refused (a carrier that moved its media mid-call, or a
+	// stranger), and ForeignAt when.
+	ForeignSource string    `json:"foreign_source,omitempty"`
+	ForeignAt     time.Time `json:"foreign_at,omitempty"`
 }
 
 // Info returns a snapshot of the call: the call's own state under its
@@ -97,7 +112,9 @@ func (c *Call) Info() CallInfo {
 	}
 	ci.Route, ci.Trunk = c.routing.route, c.routing.trunk
 	ci.Attempts = append([]record.Attempt(nil), c.routing.attempts...)
+	ci.Intervals = append([]record.Interval(nil), c.intervals...)
 	c.mu.Unlock()
+	ci.Timeline = c.tl.list()
 	c.sip.describe(&ci.Media)
 	c.joint.describe(&ci.Media)
 	ci.Reattaches = c.joint.reattachLog()
@@ -112,6 +129,7 @@ func (l *sipLeg) describe(m *MediaInfo) {
 	if rm.Codec.Name != "" {
 		m.TrunkCodec = rm.Codec.Name
 		m.Direction = rm.Direction
+		m.TrunkHold = rm.HoldForm
 	}
 	if rm.Addr.IsValid() {
 		m.SDPAddr = rm.Addr.String()
@@ -125,6 +143,11 @@ func (l *sipLeg) describe(m *MediaInfo) {
 		m.Remote = r.String()
 	}
 	m.Latched = ms.latched.Load()
+	r := ms.rtcpInfo()
+	m.TrunkRTCP = &r
+	if f := ms.lastForeign.Load(); f != nil {
+		m.ForeignSource, m.ForeignAt = f.src.String(), f.at.UTC()
+	}
 	m.SentToTrunk = ms.sent.Load()
 	m.ForeignRTP = ms.foreign.Load()
 	m.BadRTP = ms.bad.Load()
@@ -162,37 +185,13 @@ func (j *joint) describe(m *MediaInfo) {
 	}
 }
 
-// Quality computes the call's quality summary: per-direction counters and
-// an E-model MOS (ITU-T G.107, G.711 with PLC, Bpl 25.1) from the worse
-// direction's loss and jitter.
+// Quality computes the call's quality summary from its seconds
+// (record.Summarize): per direction the totals, jitter mean and max, MOS
+// (ITU-T G.107) mean and worst second, RTT, seconds of one-way audio, and
+// the per-interval findings raised.
 func (ci CallInfo) Quality() record.Quality {
-	var q record.Quality
-	leg := func(s *media.StreamSnapshot) record.LegQuality {
-		if s == nil {
-			return record.LegQuality{Silent: true}
-		}
-		return record.LegQuality{Packets: int64(s.Packets), Lost: s.Lost, JitterMS: round1(s.JitterMs), Silent: s.Packets == 0 || s.Silent}
+	if ci.AnsweredAt == nil || len(ci.Intervals) == 0 {
+		return record.Quality{Uplink: record.LegQuality{Silent: true}, Downlink: record.LegQuality{Silent: true}}
 	}
-	q.Uplink = leg(ci.Media.Uplink)
-	q.Downlink = leg(ci.Media.Downlink)
-	answered := ci.AnsweredAt != nil
-	if answered {
-		q.OneWayAudio = (q.Uplink.Packets == 0) != (q.Downlink.Packets == 0) || q.Uplink.Silent != q.Downlink.Silent
-	}
-	lossPct := math.Max(lossPercent(q.Uplink), lossPercent(q.Downlink))
-	jitter := math.Max(q.Uplink.JitterMS, q.Downlink.JitterMS)
-	if answered && (q.Uplink.Packets > 0 || q.Downlink.Packets > 0) {
-		q.MOS = record.EModelMOS(2*jitter+20+10, lossPct, 25.1)
-	}
-	return q
+	return record.Summarize(ci.Intervals, record.Evaluate(ci.Intervals, nil))
 }
-
-func lossPercent(l record.LegQuality) float64 {
-	total := float64(l.Packets) + float64(max(l.Lost, 0))
-	if total == 0 {
-		return 0
-	}
-	return 100 * float64(max(l.Lost, 0)) / total
-}
-
-func round1(v float64) float64 { return math.Round(v*10) / 10 }

@@ -87,14 +87,30 @@ type mediaSession struct {
 	latched atomic.Bool                    // moved off the SDP address since the last SDP
 	rtcpTo  atomic.Pointer[netip.AddrPort] // where RTCP goes: port+1, or the RTP port with rtcp-mux
 
+	rtcpMux atomic.Bool // RTCP shares the RTP port (RFC 5761)
+
 	demux    media.Demux
 	lastRecv atomic.Int64 // unix nanos of the last accepted RTP packet
 	report   atomic.Pointer[rtcpReport]
+	rtcpSt   rtcpState
+	// lastForeign is the last source the policy refused.
+	lastForeign atomic.Pointer[foreignSource]
+	cname       string        // our RTCP CNAME (RFC 3550 §6.5.1)
+	rtcpSSRC    uint32        // our SSRC in reports before we sent any RTP
+	interval    time.Duration // the RTCP report interval
+	tl          *timeline     // the call's timeline; nil in tests
+	stop        chan struct{} // closed by Close: ends the report loop
 
 	wmu  sync.Mutex
 	wbuf [1500]byte // guarded by wmu
 
 	sent, recv, foreign, bad, rtcpRecv atomic.Uint64
+}
+
+// foreignSource is a refused RTP source and when it was last seen.
+type foreignSource struct {
+	src netip.AddrPort
+	at  time.Time
 }
 
 // rtcpReport is the far end's latest reception report about our stream
@@ -106,11 +122,21 @@ type rtcpReport struct {
 	Jitter       uint32 // in timestamp units
 }
 
-func newMediaSession(rtpConn, rtcpConn *net.UDPConn, trusted func(netip.Addr) bool, log *slog.Logger) *mediaSession {
+func newMediaSession(rtpConn, rtcpConn *net.UDPConn, trusted func(netip.Addr) bool, rtcpInterval time.Duration, tl *timeline, log *slog.Logger) *mediaSession {
 	if trusted == nil {
 		trusted = func(netip.Addr) bool { return false }
 	}
-	s := &mediaSession{rtp: rtpConn, rtcp: rtcpConn, trusted: trusted, log: log}
+	if rtcpInterval <= 0 {
+		rtcpInterval = DefaultRTCPInterval
+	}
+	s := &mediaSession{rtp: rtpConn, rtcp: rtcpConn, trusted: trusted, log: log, tl: tl,
+		interval: rtcpInterval, stop: make(chan struct{}), rtcpSSRC: rand.Uint32(),
+		cname: fmt.Sprintf("callbridge-%08x", rand.Uint32())}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.sendReports()
+	}()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -130,21 +156,31 @@ func (s *mediaSession) localAddr() netip.AddrPort {
 	return s.rtp.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
-// setSDP takes the far end's SDP address (an answer, a 183, a re-INVITE):
-// RTP goes there, and one move by symmetric RTP is allowed again.
-func (s *mediaSession) setSDP(a netip.AddrPort, rtcpMux bool) {
-	a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+// setSDP takes the far end's SDP (an answer, a 183, a re-INVITE): RTP
+// goes to its address, and one move by symmetric RTP is allowed again.
+// RTCP goes to the RTP port with rtcp-mux (RFC 5761), to a=rtcp's port
+// (RFC 3605), else to the RTP port + 1 (RFC 3550 §11). An unspecified
+// address or port 0 (a hold) changes nothing: nothing is ever sent there.
+func (s *mediaSession) setSDP(rm remoteMedia) {
+	a := netip.AddrPortFrom(rm.Addr.Addr().Unmap(), rm.Addr.Port())
+	if !a.IsValid() || a.Addr().IsUnspecified() || a.Port() == 0 {
+		return
+	}
+	to := netip.AddrPortFrom(a.Addr(), a.Port()+1)
+	switch {
+	case rm.RTCPMux:
+		to = a
+	case rm.RTCPPort != 0:
+		to = netip.AddrPortFrom(a.Addr(), rm.RTCPPort)
+	}
+	s.rtcpTo.Store(&to)
+	s.rtcpMux.Store(rm.RTCPMux)
 	if cur := s.sdp.Load(); cur != nil && *cur == a {
 		return
 	}
 	s.sdp.Store(&a)
 	s.remote.Store(&a)
 	s.latched.Store(false)
-	to := netip.AddrPortFrom(a.Addr(), a.Port()+1)
-	if rtcpMux {
-		to = a
-	}
-	s.rtcpTo.Store(&to)
 }
 
 // SetIn routes the far end's audio (and telephone-events) onward.
@@ -171,6 +207,7 @@ func (s *mediaSession) HandleRTP(h *rtp.Header, payload []byte) error {
 		return err
 	}
 	s.sent.Add(1)
+	s.rtcpSt.sent(h, len(payload), time.Now())
 	return nil
 }
 
@@ -193,6 +230,7 @@ func (s *mediaSession) accept(src netip.AddrPort) bool {
 	}
 	s.remote.Store(&src)
 	s.log.Info("rtp latched", "sdp", sdp.String(), "source", src.String())
+	s.tl.note("media", "the trunk's RTP comes from "+src.String()+", not its SDP's "+sdp.String()+": the bridge sends there now (symmetric RTP)")
 	return true
 }
 
@@ -211,11 +249,18 @@ func (s *mediaSession) readRTP() {
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 		if n >= 2 && buf[1] >= 192 && buf[1] <= 223 {
 			// RTCP on the RTP port (rtcp-mux, RFC 5761 §4).
-			s.handleRTCP(buf[:n], src.Addr())
+			s.handleRTCP(buf[:n], src, false)
 			continue
 		}
 		if !s.accept(src) {
-			s.foreign.Add(1)
+			// Kept per new source, and refreshed once a second of packets.
+			n := s.foreign.Add(1)
+			if f := s.lastForeign.Load(); f == nil || f.src != src || n%50 == 0 {
+				s.lastForeign.Store(&foreignSource{src: src, at: time.Now()})
+				if f == nil || f.src != src {
+					s.tl.note("media", "RTP from "+src.String()+" refused: not the trunk's media address")
+				}
+			}
 			continue
 		}
 		hn, err := h.Unmarshal(buf[:n])
@@ -223,8 +268,10 @@ func (s *mediaSession) readRTP() {
 			s.bad.Add(1)
 			continue
 		}
+		now := time.Now()
 		s.recv.Add(1)
-		s.lastRecv.Store(time.Now().UnixNano())
+		s.lastRecv.Store(now.UnixNano())
+		s.rtcpSt.recordReceived(&h, now)
 		payload := buf[hn:n]
 		if h.Padding && len(payload) > 0 {
 			pad := int(payload[len(payload)-1])
@@ -251,15 +298,17 @@ func (s *mediaSession) readRTCP() {
 			}
 			continue
 		}
-		s.handleRTCP(buf[:n], src.Addr().Unmap())
+		s.handleRTCP(buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), true)
 	}
 }
 
 // handleRTCP takes a compound RTCP packet (RFC 3550 §6.1) from the far
-// end's media IP and keeps its latest reception report.
-func (s *mediaSession) handleRTCP(b []byte, from netip.Addr) {
+// end's media IP and keeps its latest reception report. RTCP on its own
+// port is symmetric (RFC 4961): our reports go back where the trunk's
+// come from.
+func (s *mediaSession) handleRTCP(b []byte, src netip.AddrPort, ownPort bool) {
 	cur := s.remote.Load()
-	if cur == nil || cur.Addr() != from {
+	if cur == nil || cur.Addr() != src.Addr() {
 		s.foreign.Add(1)
 		return
 	}
@@ -268,7 +317,15 @@ func (s *mediaSession) handleRTCP(b []byte, from netip.Addr) {
 		s.bad.Add(1)
 		return
 	}
-	s.rtcpRecv.Add(1)
+	if s.rtcpRecv.Add(1) == 1 {
+		s.tl.note("rtcp", "first RTCP from the trunk, from "+src.String())
+	}
+	s.rtcpSt.takeRTCP(pkts, time.Now())
+	if ownPort && !s.rtcpMux.Load() {
+		if to := s.rtcpTo.Load(); to == nil || *to != src {
+			s.rtcpTo.Store(&src)
+		}
+	}
 	for _, p := range pkts {
 		var reports []rtcp.ReceptionReport
 		switch r := p.(type) {
@@ -283,8 +340,44 @@ func (s *mediaSession) handleRTCP(b []byte, from netip.Addr) {
 	}
 }
 
+// sendReports sends our SR or RR to the trunk every interval (RFC 3550
+// §6.2, §6.3) until Close.
+func (s *mediaSession) sendReports() {
+	for {
+		t := time.NewTimer(jitteredInterval(s.interval))
+		select {
+		case <-s.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		s.sendReport()
+	}
+}
+
+func (s *mediaSession) sendReport() {
+	to := s.rtcpTo.Load()
+	if to == nil {
+		return
+	}
+	b, err := rtcp.Marshal(s.rtcpSt.report(time.Now(), s.cname, s.rtcpSSRC))
+	if err != nil {
+		s.log.Warn("rtcp: marshal report", "error", err)
+		return
+	}
+	conn := s.rtcp
+	if conn == nil || s.rtcpMux.Load() {
+		conn = s.rtp
+	}
+	_, _ = conn.WriteToUDPAddrPort(b, *to)
+}
+
+// rtcpInfo is what the trunk's RTCP says about our stream.
+func (s *mediaSession) rtcpInfo() TrunkRTCP { return s.rtcpSt.snapshot() }
+
 // Close closes both sockets and waits for the read loops to end.
 func (s *mediaSession) Close() error {
+	close(s.stop)
 	err := s.rtp.Close()
 	if s.rtcp != nil {
 		err = errors.Join(err, s.rtcp.Close())

@@ -36,7 +36,7 @@ func newTestSession(t *testing.T, trusted ...string) (*mediaSession, *countHandl
 		}
 		return false
 	}
-	s := newMediaSession(rc, cc, isTrusted, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := newMediaSession(rc, cc, isTrusted, 50*time.Millisecond, &timeline{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h := &countHandler{}
 	s.setAudio(0, h)
 	t.Cleanup(func() { _ = s.Close() })
@@ -103,7 +103,7 @@ func TestStrangerIsNeverLatched(t *testing.T) {
 	require.NoError(t, s.HandleRTP(&rtp.Header{Version: 2}, []byte{1}))
 	assert.Zero(t, s.sent.Load(), "nothing is sent before the SDP names an address")
 
-	s.setSDP(addrOf(carrier), false)
+	s.setSDP(remoteMedia{Addr: addrOf(carrier)})
 	sendRTP(t, stranger, local, 2)
 	require.Eventually(t, func() bool { return s.foreign.Load() == 2 }, time.Second, 5*time.Millisecond)
 	sendRTP(t, carrier, local, 3)
@@ -124,7 +124,7 @@ func TestPrivateSDPLatchesOnlyToTrustedSource(t *testing.T) {
 	carrier := sender(t, "127.0.0.2")
 	stranger := sender(t, "127.0.0.3")
 	other := sender(t, "127.0.0.4")
-	s.setSDP(netip.MustParseAddrPort("10.0.0.5:4000"), false)
+	s.setSDP(remoteMedia{Addr: netip.MustParseAddrPort("10.0.0.5:4000")})
 
 	sendRTP(t, stranger, local, 1)
 	require.Eventually(t, func() bool { return s.foreign.Load() == 1 }, time.Second, 5*time.Millisecond)
@@ -139,7 +139,7 @@ func TestPrivateSDPLatchesOnlyToTrustedSource(t *testing.T) {
 	assert.Equal(t, addrOf(carrier), *s.remote.Load())
 
 	// A re-INVITE with a new address allows one new latch.
-	s.setSDP(netip.MustParseAddrPort("10.0.0.6:4002"), false)
+	s.setSDP(remoteMedia{Addr: netip.MustParseAddrPort("10.0.0.6:4002")})
 	sendRTP(t, other, local, 4)
 	require.Eventually(t, func() bool { return *s.remote.Load() == addrOf(other) && h.n.Load() == 2 }, time.Second, 5*time.Millisecond)
 }
@@ -149,7 +149,7 @@ func TestPrivateSDPLatchesOnlyToTrustedSource(t *testing.T) {
 func TestSameIPOtherPortLatchesOnce(t *testing.T) {
 	s, _, local := newTestSession(t)
 	carrier := sender(t, "127.0.0.2")
-	s.setSDP(netip.MustParseAddrPort("127.0.0.2:4000"), false)
+	s.setSDP(remoteMedia{Addr: netip.MustParseAddrPort("127.0.0.2:4000")})
 	sendRTP(t, carrier, local, 1)
 	require.Eventually(t, func() bool { return s.latched.Load() }, time.Second, 5*time.Millisecond)
 	assert.Equal(t, addrOf(carrier), *s.remote.Load())
@@ -161,7 +161,7 @@ func TestSameIPOtherPortLatchesOnce(t *testing.T) {
 func TestGarbageAndFloodsAreCountedNotFatal(t *testing.T) {
 	s, h, local := newTestSession(t)
 	from := sender(t, "127.0.0.2")
-	s.setSDP(addrOf(from), false)
+	s.setSDP(remoteMedia{Addr: addrOf(from)})
 	for i := 0; i < 200; i++ {
 		_, err := from.WriteToUDPAddrPort(make([]byte, 1500), local) // not RTP (version 0)
 		require.NoError(t, err)
@@ -184,7 +184,7 @@ func TestRTCPReportsFromTheFarEndOnly(t *testing.T) {
 	s, _, local := newTestSession(t)
 	carrier := sender(t, "127.0.0.2")
 	stranger := sender(t, "127.0.0.3")
-	s.setSDP(addrOf(carrier), false)
+	s.setSDP(remoteMedia{Addr: addrOf(carrier)})
 	rtcpPort := netip.AddrPortFrom(local.Addr(), local.Port()+1)
 	rr := func(lost uint8) []byte {
 		b, err := (&rtcp.ReceiverReport{SSRC: 7, Reports: []rtcp.ReceptionReport{{SSRC: 9, FractionLost: lost, TotalLost: uint32(lost), Jitter: 80}}}).Marshal()

@@ -43,6 +43,9 @@ func sdpOffer(sessID uint64, addr netip.AddrPort, codecs []media.Codec) []byte {
 	}
 	fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/8000\r\n", payloadTypeTelephoneEvent)
 	fmt.Fprintf(&b, "a=fmtp:%d 0-16\r\n", payloadTypeTelephoneEvent)
+	// Our RTCP port, the odd one above RTP (RFC 3605, RFC 3550 §11), and
+	// RTCP on the RTP port if the answer takes rtcp-mux (RFC 5761 §5.1.1).
+	fmt.Fprintf(&b, "a=rtcp:%d\r\na=rtcp-mux\r\n", addr.Port()+1)
 	b.WriteString("a=ptime:20\r\na=sendrecv\r\n")
 	return []byte(b.String())
 }
@@ -53,10 +56,22 @@ type remoteMedia struct {
 	Codec       media.Codec    // the first offered codec the answer kept
 	DTMFType    uint8          // telephone-event payload type, 0 if absent
 	Ptime       int            // a=ptime in ms, 0 if absent
-	Direction   string         // sendrecv, sendonly, recvonly, inactive
+	Direction   string         // the far end's effective direction: sendrecv, sendonly, recvonly, inactive
 	PrivateAddr bool           // c= is a private/loopback address (NAT hint)
 	RTCPMux     bool           // a=rtcp-mux: RTCP shares the RTP port (RFC 5761)
+	RTCPPort    uint16         // a=rtcp: the far end's RTCP port (RFC 3605), 0 if absent
+	// HoldForm says how the SDP puts the stream on hold, "" when it does
+	// not: "a=sendonly", "a=recvonly", "a=inactive", "c=0.0.0.0" (RFC 2543
+	// style, RFC 3264 §8.4) or "port 0" (the stream disabled, RFC 3264 §8.2).
+	HoldForm string
 }
+
+// Held says whether the far end's SDP holds the stream in any form.
+func (rm remoteMedia) Held() bool { return rm.Direction != "" && rm.Direction != "sendrecv" }
+
+// sends says whether the far end's SDP lets it send RTP to the bridge
+// (RFC 3264 §5.1): the media timeout only waits for RTP that may come.
+func (rm remoteMedia) sends() bool { return rm.Direction == "sendrecv" || rm.Direction == "sendonly" }
 
 // parseAnswer reads the trunk's SDP answer (RFC 3264 §6) and picks the
 // first audio codec of ours that it accepted.
@@ -93,6 +108,7 @@ func parseAnswer(body []byte, offered []media.Codec) (remoteMedia, error) {
 		}
 		rm.Addr = netip.AddrPortFrom(ip, uint16(port))
 		rm.PrivateAddr = ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast()
+		held0 := ip.IsUnspecified()
 		names := map[uint8]string{}
 		for _, a := range m.Attributes {
 			switch {
@@ -105,8 +121,30 @@ func parseAnswer(body []byte, offered []media.Codec) (remoteMedia, error) {
 				rm.Ptime, _ = strconv.Atoi(strings.TrimSpace(a.Value))
 			case a.Key == "rtcp-mux":
 				rm.RTCPMux = true
+			case a.Key == "rtcp":
+				// RFC 3605 §2.1: "a=rtcp:port [nettype addrtype address]".
+				f := strings.Fields(a.Value)
+				if len(f) > 0 {
+					if n, err := strconv.Atoi(f[0]); err == nil && n > 0 && n <= 65535 {
+						rm.RTCPPort = uint16(n)
+					}
+				}
 			case isDirection(a.Key):
 				rm.Direction = a.Key
+			}
+		}
+		if rm.Direction != "sendrecv" {
+			rm.HoldForm = "a=" + rm.Direction
+		}
+		if held0 {
+			// c=0.0.0.0 (RFC 2543 hold, RFC 3264 §8.4): the far end asks
+			// for no RTP; whatever it may still send (music on hold) comes.
+			rm.HoldForm = "c=0.0.0.0"
+			switch rm.Direction {
+			case "sendrecv":
+				rm.Direction = "sendonly"
+			case "recvonly":
+				rm.Direction = "inactive"
 			}
 		}
 		var formats []uint8
@@ -145,6 +183,42 @@ func parseAnswer(body []byte, offered []media.Codec) (remoteMedia, error) {
 	return rm, errNoAudio
 }
 
+// parseReoffer reads an SDP offer the trunk sends mid-call (re-INVITE,
+// UPDATE, the answer in an ACK). A disabled audio stream (port 0, RFC 3264
+// §8.2) is the call held with no media: the current codec and address stay.
+func parseReoffer(body []byte, offered []media.Codec, cur remoteMedia) (remoteMedia, error) {
+	rm, err := parseAnswer(body, offered)
+	if err == nil {
+		if !rm.Addr.Addr().IsUnspecified() || !cur.Addr.IsValid() {
+			return rm, nil
+		}
+		// c=0.0.0.0: keep the address RTP came from for a resume.
+		held := rm
+		held.Addr, held.PrivateAddr = cur.Addr, cur.PrivateAddr
+		return held, nil
+	}
+	if cur.Codec.Name == "" || !disabledAudio(body) {
+		return rm, err
+	}
+	held := cur
+	held.Direction, held.HoldForm = "inactive", "port 0"
+	return held, nil
+}
+
+// disabledAudio says whether the SDP's first audio stream has port 0.
+func disabledAudio(body []byte) bool {
+	var s sdp.SessionDescription
+	if err := s.UnmarshalString(string(body)); err != nil {
+		return false
+	}
+	for _, m := range s.MediaDescriptions {
+		if m.MediaName.Media == "audio" {
+			return m.MediaName.Port.Value == 0
+		}
+	}
+	return false
+}
+
 func parseRtpmap(v string) (uint8, string, bool) {
 	ptStr, name, ok := strings.Cut(strings.TrimSpace(v), " ")
 	if !ok {
@@ -167,8 +241,9 @@ func isDirection(k string) bool {
 
 // sdpAnswerFor answers a re-INVITE's offer (RFC 3264 §6, §8.4) with the
 // call's codec and the offer's telephone-event payload type (0 = none); a
-// sendonly offer is answered recvonly and so on.
-func sdpAnswerFor(sessID uint64, addr netip.AddrPort, codec media.Codec, offerDir string, dtmfPT uint8) []byte {
+// sendonly offer is answered recvonly and so on. A disabled stream is
+// answered with port 0 (RFC 3264 §6): pass addr with port 0.
+func sdpAnswerFor(sessID uint64, addr netip.AddrPort, codec media.Codec, offerDir string, dtmfPT uint8, rtcpMux bool) []byte {
 	dir := "sendrecv"
 	switch offerDir {
 	case "sendonly":
@@ -196,6 +271,13 @@ func sdpAnswerFor(sessID uint64, addr netip.AddrPort, codec media.Codec, offerDi
 	fmt.Fprintf(&b, "a=rtpmap:%d %s/%d\r\n", codec.PayloadType, codec.Name, codec.ClockRate)
 	if dtmfPT != 0 {
 		fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n", dtmfPT, dtmfPT)
+	}
+	switch {
+	case addr.Port() == 0:
+	case rtcpMux:
+		b.WriteString("a=rtcp-mux\r\n") // RFC 5761 §5.1.1: accepted as offered
+	default:
+		fmt.Fprintf(&b, "a=rtcp:%d\r\n", addr.Port()+1)
 	}
 	fmt.Fprintf(&b, "a=ptime:20\r\na=%s\r\n", dir)
 	return []byte(b.String())

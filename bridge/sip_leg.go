@@ -60,6 +60,7 @@ type sipLeg struct {
 
 	gotResponse atomic.Bool   // any response to the INVITE arrived
 	refreshed   chan struct{} // the trunk refreshed the session (RFC 4028)
+	tl          *timeline     // the call's timeline; set before open
 
 	mu              sync.Mutex
 	media           *mediaSession              // guarded by mu; nil until open
@@ -90,7 +91,7 @@ func (l *sipLeg) open() error {
 	if err != nil {
 		return err
 	}
-	ms := newMediaSession(rc, cc, l.b.trustedSource, l.log)
+	ms := newMediaSession(rc, cc, l.b.trustedSource, l.b.rtcpInterval, l.tl, l.log)
 	ver := uint64(time.Now().Unix())
 	offer := sdpOffer(ver, netip.AddrPortFrom(l.b.sdpIP, ms.localAddr().Port()), l.b.codecs)
 	l.mu.Lock()
@@ -251,10 +252,22 @@ func (l *sipLeg) setRemote(rm remoteMedia) error {
 		return err
 	}
 	l.mu.Lock()
+	prev := l.remote
 	l.remote = rm
 	ms := l.media
 	l.mu.Unlock()
-	ms.setSDP(rm.Addr, rm.RTCPMux)
+	switch {
+	case prev.Codec.Name == "":
+		l.tl.note("sdp", fmt.Sprintf("the trunk's SDP: %s %s, %s", rm.Addr, rm.Codec.Name, rm.Direction))
+	case rm.HoldForm != prev.HoldForm && rm.HoldForm != "":
+		l.tl.note("hold", "the far end put the call on hold ("+rm.HoldForm+")")
+	case rm.HoldForm != prev.HoldForm:
+		l.tl.note("hold", "the far end resumed the call")
+	}
+	if prev.Addr.IsValid() && rm.Addr != prev.Addr {
+		l.tl.note("sdp", fmt.Sprintf("the trunk's SDP moved its media from %s to %s", prev.Addr, rm.Addr))
+	}
+	ms.setSDP(rm)
 	return nil
 }
 
@@ -304,11 +317,9 @@ func (l *sipLeg) bye(dialog sipDialog) {
 	}
 }
 
-// onHold says whether the far end's SDP holds the stream (RFC 3264 §8.4).
-func (l *sipLeg) onHold() bool {
-	d := l.remoteSDP().Direction
-	return d == "sendonly" || d == "inactive"
-}
+// onHold says whether the far end's SDP holds the stream in any of its
+// forms (RFC 3264 §8.4; c=0.0.0.0; port 0).
+func (l *sipLeg) onHold() bool { return l.remoteSDP().Held() }
 
 // matches says whether an in-dialog request belongs to this leg's dialog
 // (RFC 3261 §12.2.2): the Call-ID matched already; the request's To tag
@@ -450,7 +461,7 @@ func (l *sipLeg) sessionRefreshed() {
 // applyOffer takes an SDP offer from the trunk and returns our answer, or
 // a status code to refuse it with.
 func (l *sipLeg) applyOffer(body []byte) ([]byte, int) {
-	rm, err := parseAnswer(body, l.b.codecs)
+	rm, err := parseReoffer(body, l.b.codecs, l.remoteSDP())
 	if err != nil {
 		l.log.Warn("re-offer refused", "error", err)
 		return nil, sip.StatusNotAcceptableHere
@@ -461,18 +472,21 @@ func (l *sipLeg) applyOffer(body []byte) ([]byte, int) {
 	}
 	l.owner.directionChanged()
 	cur := l.remoteSDP()
-	l.log.Info("media renegotiated", "direction", rm.Direction, "codec", cur.Codec.Name, "remote", rm.Addr.String())
-	return l.answerSDP(cur.Codec, rm.Direction, cur.DTMFType), 0
+	l.log.Info("media renegotiated", "direction", rm.Direction, "hold", rm.HoldForm, "codec", cur.Codec.Name, "remote", rm.Addr.String())
+	return l.answerSDP(cur), 0
 }
 
-// answerSDP is our SDP for codec and the offer's direction, with a new
-// o= version (RFC 3264 §8).
-func (l *sipLeg) answerSDP(codec media.Codec, offerDir string, dtmfPT uint8) []byte {
+// answerSDP is our answer to the far end's offer rm, with a new o=
+// version (RFC 3264 §8); a disabled stream is answered disabled.
+func (l *sipLeg) answerSDP(rm remoteMedia) []byte {
 	l.mu.Lock()
 	l.sdpVer++
 	ver, port := l.sdpVer, l.media.localAddr().Port()
 	l.mu.Unlock()
-	return sdpAnswerFor(ver, netip.AddrPortFrom(l.b.sdpIP, port), codec, offerDir, dtmfPT)
+	if rm.HoldForm == "port 0" {
+		port = 0
+	}
+	return sdpAnswerFor(ver, netip.AddrPortFrom(l.b.sdpIP, port), rm.Codec, rm.Direction, rm.DTMFType, rm.RTCPMux)
 }
 
 // ackAnswer takes the answer to the offer of our 200 to an offerless
@@ -485,7 +499,7 @@ func (l *sipLeg) ackAnswer(req *sip.Request) {
 	if !pending {
 		return
 	}
-	rm, err := parseAnswer(req.Body(), l.b.codecs)
+	rm, err := parseReoffer(req.Body(), l.b.codecs, l.remoteSDP())
 	if err != nil {
 		l.log.Warn("answer in ACK not usable", "error", err)
 		return
@@ -747,7 +761,9 @@ func (l *sipLeg) hold(ctx context.Context, on bool) error {
 	if on {
 		offerDir = "recvonly" // the answerer's view of our sendonly
 	}
-	body := l.answerSDP(rm.Codec, offerDir, rm.DTMFType)
+	offer := rm
+	offer.Direction, offer.HoldForm = offerDir, ""
+	body := l.answerSDP(offer)
 	res, err := l.sendReinvite(ctx, dialog, body)
 	if err != nil {
 		return fmt.Errorf("hold: %w", err)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/zaf/g711"
 )
@@ -58,6 +59,14 @@ type media struct {
 	echo    []int16        // guarded by mu; received audio waiting to be echoed
 	primed  bool           // guarded by mu; echo holds echoPrefill, playing out
 	send    bool           // guarded by mu; false when the answer is recvonly/inactive (RFC 3264 §6.1)
+	rtcpMux bool           // RTCP on the RTP port (RFC 5761); set at creation
+	// The caller's stream as received, for RTCP receiver reports
+	// (RFC 3550 §6.4.1); guarded by mu.
+	rxSSRC     uint32
+	rxMaxSeq   uint32 // extended highest sequence number
+	rxStarted  bool
+	rxBase     uint32
+	rxReceived uint32
 }
 
 func newMedia(log *slog.Logger, conn net.PacketConn, o offer) *media {
@@ -67,6 +76,7 @@ func newMedia(log *slog.Logger, conn net.PacketConn, o offer) *media {
 		pt:      o.pt,
 		eventPT: o.eventPT,
 		send:    sends(o.direction),
+		rtcpMux: o.rtcpMux,
 		remote:  o.addr,
 		onAudio: func([]int16) {},
 		onDigit: func(byte) {},
@@ -138,6 +148,8 @@ func (m *media) sendLoop(ctx context.Context) {
 		phase float64
 		start = time.Now()
 		sent  int64
+
+		lastReport = time.Now()
 	)
 	tick := time.NewTicker(frameDuration)
 	defer tick.Stop()
@@ -154,6 +166,10 @@ func (m *media) sendLoop(ctx context.Context) {
 			skipped := due - sent - maxBurstFrames
 			hdr.Timestamp += uint32(skipped * frameSamples)
 			sent += skipped
+		}
+		if time.Since(lastReport) >= time.Second {
+			m.sendReport(hdr.SSRC)
+			lastReport = time.Now()
 		}
 		for ; sent < due; sent++ {
 			var send bool
@@ -241,6 +257,9 @@ func (m *media) receive() {
 		if !ok {
 			continue
 		}
+		if n >= 2 && buf[1] >= 192 && buf[1] <= 223 {
+			continue // the caller's RTCP (RFC 5761 §4): not needed here
+		}
 		var pkt rtp.Packet
 		if err := pkt.Unmarshal(buf[:n]); err != nil || pkt.Version != 2 {
 			continue
@@ -250,6 +269,7 @@ func (m *media) receive() {
 		if !m.latch(src) {
 			continue
 		}
+		m.count(&pkt.Header)
 		switch {
 		case pkt.PayloadType == m.pt:
 			pcm = pcm[:0]
@@ -274,6 +294,44 @@ func (m *media) receive() {
 			}
 		}
 	}
+}
+
+// count notes a received packet for the receiver reports (RFC 3550 A.1).
+func (m *media) count(h *rtp.Header) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.rxStarted || h.SSRC != m.rxSSRC {
+		m.rxStarted, m.rxSSRC, m.rxBase, m.rxMaxSeq, m.rxReceived = true, h.SSRC, uint32(h.SequenceNumber), uint32(h.SequenceNumber), 0
+	}
+	m.rxReceived++
+	cycles, low := m.rxMaxSeq&^0xffff, uint16(m.rxMaxSeq)
+	if d := h.SequenceNumber - low; d != 0 && d < 0x8000 {
+		if h.SequenceNumber < low {
+			cycles += 1 << 16
+		}
+		m.rxMaxSeq = cycles | uint32(h.SequenceNumber)
+	}
+}
+
+// sendReport sends a receiver report on the caller's stream (RFC 3550
+// §6.4.2) on the RTP port, when rtcp-mux was agreed.
+func (m *media) sendReport(ssrc uint32) {
+	m.mu.Lock()
+	if !m.rtcpMux || !m.rxStarted || !m.latched {
+		m.mu.Unlock()
+		return
+	}
+	lost := int64(m.rxMaxSeq-m.rxBase+1) - int64(m.rxReceived)
+	rr := &rtcp.ReceiverReport{SSRC: ssrc, Reports: []rtcp.ReceptionReport{{
+		SSRC: m.rxSSRC, LastSequenceNumber: m.rxMaxSeq, TotalLost: uint32(max(0, lost)) & 0xffffff,
+	}}}
+	dst := m.remote
+	m.mu.Unlock()
+	b, err := rr.Marshal()
+	if err != nil {
+		return
+	}
+	_, _ = m.conn.WriteTo(b, udpAddr(dst))
 }
 
 // latch implements symmetric RTP (RFC 4961): the first packet's source becomes

@@ -29,6 +29,7 @@ type offer struct {
 	eventPT   int            // telephone-event payload type (RFC 4733), -1 when not offered
 	addr      netip.AddrPort // where the caller wants RTP (c= and m= port)
 	direction string         // sendrecv, sendonly, recvonly or inactive (RFC 3264 §6.1)
+	rtcpMux   bool           // the caller offers RTCP on the RTP port (RFC 5761)
 }
 
 // parseOffer reads an SDP offer (RFC 4566) and picks, per RFC 3264 §6.1, the
@@ -117,6 +118,8 @@ func parseOffer(body []byte) (offer, error) {
 			switch a.Key {
 			case "sendrecv", "sendonly", "recvonly", "inactive":
 				o.direction = a.Key
+			case "rtcp-mux":
+				o.rtcpMux = true
 			}
 		}
 	}
@@ -152,6 +155,11 @@ func buildAnswer(o offer, host netip.Addr, port int, sessID, version uint64) ([]
 			sdp.Attribute{Key: "rtpmap", Value: fmt.Sprintf("%d telephone-event/8000", o.eventPT)},
 			sdp.Attribute{Key: "fmtp", Value: fmt.Sprintf("%d 0-16", o.eventPT)},
 		)
+	}
+	if o.rtcpMux {
+		// RTCP shares the RTP port (RFC 5761 §5.1.1): the trunk's receiver
+		// reports tell the caller its audio arrives.
+		attrs = append(attrs, sdp.Attribute{Key: "rtcp-mux"})
 	}
 	attrs = append(attrs, sdp.Attribute{Key: "ptime", Value: "20"}, sdp.Attribute{Key: answerDirection(o.direction)})
 	sd := sdp.SessionDescription{

@@ -134,14 +134,26 @@ type Quality struct {
 	Uplink      LegQuality `json:"uplink"`   // agent -> far end
 	Downlink    LegQuality `json:"downlink"` // far end -> agent
 	OneWayAudio bool       `json:"one_way_audio"`
+	// Findings are the per-interval findings raised during the call, as
+	// "direction:code" ("up" = agent -> far end), e.g. "down:high-jitter".
+	Findings []string `json:"findings,omitempty"`
 }
 
 // LegQuality is one direction's RTP statistics (RFC 3550 §6.4.1).
 type LegQuality struct {
 	Packets  int64   `json:"packets"`
 	Lost     int64   `json:"lost"`
-	JitterMS float64 `json:"jitter_ms"`
-	Silent   bool    `json:"silent"`
+	JitterMS float64 `json:"jitter_ms"` // mean over the call's seconds
+	Silent   bool    `json:"silent"`    // no second of the call carried speech
+	// Per-second figures over the call (record.Interval).
+	Discarded     int64    `json:"discarded"`
+	JitterMaxMS   float64  `json:"jitter_max_ms"`
+	MOSMean       float64  `json:"mos_mean"`
+	MOSWorst      float64  `json:"mos_worst"` // the worst second
+	RTTMs         *float64 `json:"rtt_ms,omitempty"`
+	OneWaySeconds int      `json:"one_way_seconds"` // dead while the other side spoke
+
+	longestOneWay int // the longest such run, in seconds
 }
 
 // NewEventID returns a fresh "evt_" id.

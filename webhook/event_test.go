@@ -36,8 +36,8 @@ func TestEventJSON(t *testing.T) {
 	    "metadata": {"contact_id": "003xx000004TmiQ"},
 	    "quality": {
 	      "mos": 4.31,
-	      "uplink":   {"packets": 3000, "lost": 2, "jitter_ms": 3.1, "silent": false},
-	      "downlink": {"packets": 2998, "lost": 0, "jitter_ms": 1.2, "silent": false},
+	      "uplink":   {"packets": 3000, "lost": 2, "discarded": 0, "jitter_ms": 3.1, "jitter_max_ms": 9.4, "mos_mean": 4.36, "mos_worst": 4.31, "one_way_seconds": 0, "silent": false},
+	      "downlink": {"packets": 2998, "lost": 0, "discarded": 0, "jitter_ms": 1.2, "jitter_max_ms": 2.5, "mos_mean": 4.31, "mos_worst": 4.28, "rtt_ms": 42.5, "one_way_seconds": 0, "silent": false},
 	      "one_way_audio": false
 	    }
 	  }

@@ -158,9 +158,10 @@ func SampleEvents() []record.Event {
 	full.Hangup = &record.Cause{By: record.ByRemote, SIPCode: 200, Q850: 16, Reason: "Normal call clearing"}
 	full.SIPCallID = "a84b4c76e66710@127.0.0.1"
 	full.Metadata = map[string]any{"contact_id": "003xx000004TmiQ"}
+	rtt := 42.5
 	full.Quality = &record.Quality{MOS: 4.31,
-		Uplink:   record.LegQuality{Packets: 3000, Lost: 2, JitterMS: 3.1},
-		Downlink: record.LegQuality{Packets: 2998, JitterMS: 1.2}}
+		Uplink:   record.LegQuality{Packets: 3000, Lost: 2, JitterMS: 3.1, JitterMaxMS: 9.4, MOSMean: 4.36, MOSWorst: 4.31},
+		Downlink: record.LegQuality{Packets: 2998, JitterMS: 1.2, JitterMaxMS: 2.5, MOSMean: 4.31, MOSWorst: 4.28, RTTMs: &rtt}}
 	return []record.Event{
 		{Type: record.TypeInitiated, ID: "evt_sample1", CreatedAt: start, Call: bare},
 		{Type: record.TypeCompleted, ID: "evt_sample2", CreatedAt: full.EndedAt, Call: full},

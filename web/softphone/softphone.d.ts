@@ -98,6 +98,8 @@ export interface DtmfDetail {
 /** The `stats` message the widget uploads during a call. */
 export interface StatsMessage {
   type: 'stats';
+  /** The agent muted the microphone in the widget. */
+  muted: boolean;
   call_id: string;
   inbound: { packetsReceived?: number; packetsLost?: number; jitter?: number; audioLevel?: number; totalAudioEnergy?: number };
   outbound: { packetsSent?: number; audioLevel?: number };

@@ -404,7 +404,7 @@ function candidateString(c) {
   const addr = c.address || c.ip || "";
   return `${c.candidateType || ""} ${c.protocol || ""} ${addr}:${c.port || ""}`.trim();
 }
-function summarizeStats(report, callId) {
+function summarizeStats(report, callId, muted = false) {
   const inbound = {};
   const outbound = {};
   const pair = {};
@@ -436,7 +436,7 @@ function summarizeStats(report, callId) {
       });
     }
   });
-  return { type: "stats", call_id: callId, inbound, outbound, candidate_pair: pair };
+  return { type: "stats", call_id: callId, muted: !!muted, inbound, outbound, candidate_pair: pair };
 }
 
 // src/ui.js
@@ -851,6 +851,7 @@ var CallbridgeSoftphone = class extends HTMLElement {
     for (const t of this._localStream?.getAudioTracks() ?? []) t.enabled = !this._muted;
     this._el.mute.setAttribute("aria-pressed", String(this._muted));
     this._el.mute.textContent = this.t(this._muted ? "ui.unmute" : "ui.mute");
+    if (this._statsTimer) this._uploadStats();
     return this._muted;
   }
   /** Asks the bridge to hold (true) or resume (false) the call; the bridge may refuse with `error`. */
@@ -907,7 +908,7 @@ var CallbridgeSoftphone = class extends HTMLElement {
     const pc = this._pc;
     const c = this.currentCall;
     if (!pc || !c) return null;
-    return summarizeStats(await pc.getStats(), c.call_id);
+    return summarizeStats(await pc.getStats(), c.call_id, this._muted);
   }
   // ---- connection -------------------------------------------------------
   async _open() {

@@ -277,6 +277,7 @@ export class CallbridgeSoftphone extends HTMLElement {
     for (const t of this._localStream?.getAudioTracks() ?? []) t.enabled = !this._muted;
     this._el.mute.setAttribute('aria-pressed', String(this._muted));
     this._el.mute.textContent = this.t(this._muted ? 'ui.unmute' : 'ui.mute');
+    if (this._statsTimer) this._uploadStats(); // the bridge learns of the mute at once
     return this._muted;
   }
 
@@ -331,7 +332,7 @@ export class CallbridgeSoftphone extends HTMLElement {
     const pc = this._pc;
     const c = this.currentCall;
     if (!pc || !c) return null;
-    return summarizeStats(await pc.getStats(), c.call_id);
+    return summarizeStats(await pc.getStats(), c.call_id, this._muted);
   }
 
   // ---- connection -------------------------------------------------------

@@ -9,8 +9,9 @@ function candidateString(c) {
   return `${c.candidateType || ''} ${c.protocol || ''} ${addr}:${c.port || ''}`.trim();
 }
 
-/** Summarizes an RTCStatsReport into the `stats` message of a call. */
-export function summarizeStats(report, callId) {
+/** Summarizes an RTCStatsReport into the `stats` message of a call; muted
+ *  says whether the agent muted the microphone in the widget. */
+export function summarizeStats(report, callId, muted = false) {
   const inbound = {}; const outbound = {}; const pair = {};
   let selectedPairId = '';
   const byId = new Map();
@@ -31,5 +32,5 @@ export function summarizeStats(report, callId) {
         state: s.state, currentRoundTripTime: s.currentRoundTripTime ?? 0 });
     }
   });
-  return { type: 'stats', call_id: callId, inbound, outbound, candidate_pair: pair };
+  return { type: 'stats', call_id: callId, muted: !!muted, inbound, outbound, candidate_pair: pair };
 }
