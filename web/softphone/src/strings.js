@@ -87,6 +87,17 @@ const en = {
   'ui.star': 'star',
   'ui.pound': 'pound',
   'ui.call_number': 'Call {number}',
+  'ui.ringer': 'Ringing device',
+  'incoming.title': 'Incoming call',
+  'incoming.accept': 'Accept',
+  'incoming.decline': 'Decline',
+  'incoming.keys': 'Enter or Alt+Shift+A accepts, Escape or Alt+Shift+D declines',
+  'incoming.unknown': 'Unknown caller',
+  'incoming.notification': 'Incoming call from {caller}',
+  'state.incoming': 'Incoming call from',
+  'cause.answered_elsewhere': 'Answered on another device',
+  'cause.declined_here': 'You declined the call',
+  'cause.caller_hung_up': 'The caller hung up',
 };
 
 const de = {
@@ -169,6 +180,17 @@ const de = {
   'ui.star': 'Stern',
   'ui.pound': 'Raute',
   'ui.call_number': '{number} anrufen',
+  'ui.ringer': 'Klingelgerät',
+  'incoming.title': 'Eingehender Anruf',
+  'incoming.accept': 'Annehmen',
+  'incoming.decline': 'Ablehnen',
+  'incoming.keys': 'Eingabe oder Alt+Umschalt+A nimmt an, Escape oder Alt+Umschalt+D lehnt ab',
+  'incoming.unknown': 'Unbekannter Anrufer',
+  'incoming.notification': 'Eingehender Anruf von {caller}',
+  'state.incoming': 'Eingehender Anruf von',
+  'cause.answered_elsewhere': 'Auf einem anderen Gerät angenommen',
+  'cause.declined_here': 'Sie haben den Anruf abgelehnt',
+  'cause.caller_hung_up': 'Der Anrufer hat aufgelegt',
 };
 
 /** The shipped tables, by primary language subtag (BCP 47). */
@@ -211,6 +233,7 @@ const CAUSE_BY_SIP = {
 /** The key of the words for an ended call's cause ({sip_code, q850, reason, by}), and its vars. */
 export function causeKey(cause) {
   if (!cause) return ['cause.ended'];
+  if (cause.reason === 'answered_elsewhere') return ['cause.answered_elsewhere'];
   const k = CAUSE_BY_SIP[Number(cause.sip_code) || 0];
   if (k) return [`cause.${k}`];
   if (cause.by === 'remote') return ['cause.remote'];
