@@ -3,13 +3,17 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/bridge/siptest"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/demotrunk"
@@ -233,4 +237,55 @@ func TestInboundForward(t *testing.T) {
 		return len(r.Received) > 8000 && mediatest.ToneAmplitude(r.Received[len(r.Received)-8000:], 8000, uplinkTone) > 0.1
 	})
 	require.NoError(t, err, "the caller's tone at the forwarded party")
+}
+
+// An INVITE for a seat's DID from an address that is neither the trunk's
+// nor in sip.allowed_sources gets no response at all and rings nobody.
+func TestInboundFromNonTrunkSourceIsDropped(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, nil, bridge.WithMetrics(bridge.NewMetrics(reg)))
+	c := e.client(t)
+	// A stranger on 127.0.0.2 (the trunk is at 127.0.0.1) sends a complete
+	// INVITE with SDP for the seat's DID.
+	stranger, err := net.ListenPacket("udp", "127.0.0.2:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = stranger.Close() })
+	bridgeAddr, err := net.ResolveUDPAddr("udp", e.sipAddr())
+	require.NoError(t, err)
+	from := stranger.LocalAddr().String()
+	sdp := "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+	invite := fmt.Sprintf("INVITE sip:%s@%s SIP/2.0\r\n"+
+		"Via: SIP/2.0/UDP %s;branch=z9hG4bK-stranger-1;rport\r\n"+
+		"Max-Forwards: 70\r\n"+
+		"From: <sip:%s@%s>;tag=stranger\r\n"+
+		"To: <sip:%s@%s>\r\n"+
+		"Call-ID: stranger-1@127.0.0.2\r\n"+
+		"CSeq: 1 INVITE\r\n"+
+		"Contact: <sip:%s@%s>\r\n"+
+		"Content-Type: application/sdp\r\n"+
+		"Content-Length: %d\r\n\r\n%s",
+		callerID, e.sipAddr(), from, prospect, from, callerID, e.sipAddr(), prospect, from, len(sdp), sdp)
+	_, err = stranger.WriteTo([]byte(invite), bridgeAddr)
+	require.NoError(t, err)
+	dropped := func() float64 {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() == "callbridge_sip_requests_dropped_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		return 0
+	}
+	require.Eventually(t, func() bool { return dropped() >= 1 }, 10*time.Second, 5*time.Millisecond, "the INVITE was dropped")
+	// Nothing came back: the socket has no datagram waiting (a deadline in
+	// the past makes the read return at once with what is queued).
+	require.NoError(t, stranger.SetReadDeadline(time.Now()))
+	buf := make([]byte, 2048)
+	n, _, err := stranger.ReadFrom(buf)
+	assert.Error(t, err, "no response expected, got %q", buf[:n])
+	require.NoError(t, c.Send(map[string]any{"type": "ping"}))
+	m, err := c.Next(ctxT(t, 5*time.Second), "pong", "incoming")
+	require.NoError(t, err)
+	assert.Equal(t, "pong", m.Type, "the seat's session did not ring")
 }

@@ -30,13 +30,22 @@ type Caller struct {
 	dua   *sipgo.DialogUA
 	calls *sync.Map // *Call by SIP Call-ID
 	wg    sync.WaitGroup
+
+	listen func(network, address string) (net.PacketConn, error) // makes its SIP and RTP sockets
 }
 
 // NewCaller listens on host (e.g. "127.0.0.1") and serves until the test
 // ends: the bridge's BYE reaches it there.
 func NewCaller(t testing.TB, host string) *Caller {
 	t.Helper()
-	conn, err := net.ListenPacket("udp", host+":0")
+	return NewCallerListen(t, host, net.ListenPacket)
+}
+
+// NewCallerListen is NewCaller with its sockets made by listen (e.g. inside
+// a network namespace).
+func NewCallerListen(t testing.TB, host string, listen func(network, address string) (net.PacketConn, error)) *Caller {
+	t.Helper()
+	conn, err := listen("udp", host+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +63,7 @@ func NewCaller(t testing.TB, host string) *Caller {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Caller{t: t, host: host, ua: ua,
+	c := &Caller{t: t, host: host, ua: ua, listen: listen,
 		dua: &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "caller", Host: host, Port: port}}}}
 	calls := &sync.Map{}
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
@@ -113,7 +122,7 @@ type Call struct {
 // answer in the background; Ringing, Final and Answered follow it.
 func (c *Caller) Call(bridgeAddr, did string, o CallOptions) *Call {
 	c.t.Helper()
-	rc, err := net.ListenPacket("udp", c.host+":0")
+	rc, err := c.listen("udp", c.host+":0")
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -41,6 +41,46 @@ export interface CallState {
 export interface CurrentCall extends CallState {
   /** Epoch ms of the answer; 0 before it. */
   answeredAt?: number;
+  /** 'inbound' for an accepted incoming call: then `from` is the caller and `to` the seat's DID. */
+  direction?: 'inbound';
+  /** The caller's name of an accepted incoming call (the trunk's, or what the page set). */
+  display_name?: string;
+}
+
+/** An inbound call ringing this session (`incomingCall`, and the `incoming` event's detail). */
+export interface IncomingCall {
+  call_id: string;
+  /** The caller: E.164 when it normalizes, else as the trunk presented it. */
+  from: string;
+  /** The From user exactly as the trunk sent it. */
+  from_raw: string;
+  /** The seat's DID that was called (E.164). */
+  to: string;
+  /** The caller's name: the trunk's From display name, or what the page set; '' when unknown. */
+  display_name: string;
+  seat: string;
+}
+
+/** Detail of the `incoming` event. */
+export interface IncomingDetail extends IncomingCall {
+  direction: 'inbound';
+  /**
+   * Names the caller in the panel and the desktop notification (e.g. the
+   * CRM's contact for the number). May be called later, after a lookup;
+   * false once the call no longer rings and is not the call in progress.
+   */
+  setDisplayName(name: string): boolean;
+}
+
+/** Detail of the `incomingend` event: a call that rang here stopped ringing without being answered here. */
+export interface IncomingEndDetail {
+  call_id: string;
+  /**
+   * Why: `reason` 'answered_elsewhere' (another session of the seat took
+   * it), 'declined' with by 'agent' (declined here), by 'remote' (the caller
+   * hung up), a 'missed: …' reason (the seat's fallback applied).
+   */
+  cause: CallCause | null;
 }
 
 /** The signaling protocol's `ready` message (`ready` event detail). */
@@ -117,6 +157,11 @@ export interface CallbridgeSoftphoneEventMap {
   dtmf: CustomEvent<DtmfDetail>;
   /** Another tab took this tab's call ("Move the call here"). */
   callmoved: CustomEvent<{ call_id: string }>;
+  /** An inbound call rings this session (the panel shows, the ringtone plays). */
+  incoming: CustomEvent<IncomingDetail>;
+  /** The ringing inbound call was accepted here; `statechange` follows. */
+  accepted: CustomEvent<{ call_id: string }>;
+  incomingend: CustomEvent<IncomingEndDetail>;
 }
 
 /** Options of `call()`. */
@@ -145,6 +190,10 @@ export interface CallbridgeSoftphoneAttributes {
   'audio-processing'?: 'on' | 'off';
   /** Origins allowed to drive the widget with postMessage (space or comma separated). */
   'allowed-origins'?: string;
+  /** deviceId of the output device the ringtone plays on (setSinkId); default the system's. */
+  'ring-device'?: string;
+  /** Present: show a desktop notification when a call rings while the page is hidden (after enableNotifications()). */
+  notifications?: boolean | '';
 }
 
 /** <callbridge-softphone>. */
@@ -161,6 +210,12 @@ export declare class CallbridgeSoftphone extends HTMLElement {
   iceServers: RTCIceServer[];
   /** The call in progress, or null. */
   currentCall: CurrentCall | null;
+  /** The inbound call ringing this session and not yet answered, or null. */
+  incomingCall: IncomingCall | null;
+  /** Whether the ringtone is playing. */
+  readonly ringing: boolean;
+  /** The output device the ringtone plays on ('' for the default). */
+  readonly ringDevice: string;
   /** The language the widget speaks ('en', 'de'). */
   readonly language: string;
   /** The peer connection of the media session (for diagnostics). */
@@ -181,8 +236,16 @@ export declare class CallbridgeSoftphone extends HTMLElement {
   disconnect(): void;
   /** Places a call; resolves with its call_id, rejects with a CallbridgeError. */
   call(number: string, options?: CallOptions): Promise<string>;
-  /** Ends the call in progress; false when there is none. */
+  /** Ends the call in progress, or declines a ringing one; false when there is none. */
   hangup(): boolean;
+  /** Answers the ringing inbound call; false when nothing rings. */
+  accept(): boolean;
+  /** Declines the ringing inbound call for this session (it rings on elsewhere); false when nothing rings. */
+  reject(reason?: 'decline' | 'busy'): boolean;
+  /** Picks the ringtone's output device (a deviceId; '' for the default); rejects with output_device_failed. */
+  setRingDevice(deviceId: string): Promise<void>;
+  /** Asks for the Notification permission (call from a user gesture) and sets the `notifications` attribute. */
+  enableNotifications(): Promise<NotificationPermission | 'unsupported'>;
   /** Sends DTMF digits (0-9 * # A-D, at most 32) during a call. */
   sendDigits(digits: string, durationMs?: number): boolean;
   /** Mutes (true) or unmutes (false) the microphone; returns the new state. */
@@ -226,7 +289,7 @@ export declare const VERSION: string;
 // ---- iframe embedding: the postMessage protocol -------------------------
 
 /** Methods an allowed parent window may call. */
-export type PostMessageMethod = 'call' | 'hangup' | 'sendDigits' | 'mute' | 'hold' | 'subscribe' | 'state';
+export type PostMessageMethod = 'call' | 'hangup' | 'sendDigits' | 'mute' | 'hold' | 'accept' | 'reject' | 'subscribe' | 'state';
 
 /** A request from the parent window to the widget's window. */
 export interface PostMessageRequest {
@@ -250,6 +313,8 @@ export type PostMessageEvent = {
 export interface PostMessageState {
   status: ConnectionStatus;
   call: CurrentCall | null;
+  /** The inbound call ringing, or null. */
+  incoming: IncomingCall | null;
   caller_ids: string[];
   seat: string;
 }

@@ -168,7 +168,18 @@ var en = {
   "tab.mute": "Mute",
   "tab.unmute": "Unmute",
   "tab.hold": "Hold",
-  "tab.resume": "Resume"
+  "tab.resume": "Resume",
+  "ui.ringer": "Ringing device",
+  "incoming.title": "Incoming call",
+  "incoming.accept": "Accept",
+  "incoming.decline": "Decline",
+  "incoming.keys": "Enter or Alt+Shift+A accepts, Escape or Alt+Shift+D declines",
+  "incoming.unknown": "Unknown caller",
+  "incoming.notification": "Incoming call from {caller}",
+  "state.incoming": "Incoming call from",
+  "cause.answered_elsewhere": "Answered on another device",
+  "cause.declined_here": "You declined the call",
+  "cause.caller_hung_up": "The caller hung up"
 };
 var de = {
   "error.unauthorized": "Die Anmeldung beim Telefondienst ist fehlgeschlagen. Laden Sie die Seite neu oder melden Sie sich erneut im CRM an.",
@@ -258,7 +269,18 @@ var de = {
   "tab.mute": "Stumm",
   "tab.unmute": "Ton an",
   "tab.hold": "Halten",
-  "tab.resume": "Fortsetzen"
+  "tab.resume": "Fortsetzen",
+  "ui.ringer": "Klingelgerät",
+  "incoming.title": "Eingehender Anruf",
+  "incoming.accept": "Annehmen",
+  "incoming.decline": "Ablehnen",
+  "incoming.keys": "Eingabe oder Alt+Umschalt+A nimmt an, Escape oder Alt+Umschalt+D lehnt ab",
+  "incoming.unknown": "Unbekannter Anrufer",
+  "incoming.notification": "Eingehender Anruf von {caller}",
+  "state.incoming": "Eingehender Anruf von",
+  "cause.answered_elsewhere": "Auf einem anderen Gerät angenommen",
+  "cause.declined_here": "Sie haben den Anruf abgelehnt",
+  "cause.caller_hung_up": "Der Anrufer hat aufgelegt"
 };
 var STRINGS = Object.freeze({ en: Object.freeze(en), de: Object.freeze(de) });
 var RTL = /* @__PURE__ */ new Set(["ar", "fa", "he", "ur", "ps", "dv", "yi"]);
@@ -296,6 +318,7 @@ var CAUSE_BY_SIP = {
 };
 function causeKey(cause) {
   if (!cause) return ["cause.ended"];
+  if (cause.reason === "answered_elsewhere") return ["cause.answered_elsewhere"];
   const k = CAUSE_BY_SIP[Number(cause.sip_code) || 0];
   if (k) return [`cause.${k}`];
   if (cause.by === "remote") return ["cause.remote"];
@@ -439,6 +462,93 @@ function summarizeStats(report, callId, muted = false) {
   return { type: "stats", call_id: callId, muted: !!muted, inbound, outbound, candidate_pair: pair };
 }
 
+// src/ringtone.js
+var RING_HZ = [440, 480];
+var RING_ON_S = 2;
+var RING_PERIOD_S = 6;
+var Ringtone = class {
+  /** audio: the <audio> element it plays through. */
+  constructor(audio) {
+    this._audio = audio;
+    this._ctx = null;
+    this._oscs = [];
+    this._timer = 0;
+    this._sinkId = "";
+  }
+  /** True while it rings. */
+  get playing() {
+    return !!this._ctx;
+  }
+  /** The output device it rings on ('' for the default). */
+  get sinkId() {
+    return this._sinkId;
+  }
+  /** Whether this browser can pick the ringing device. */
+  get canChooseDevice() {
+    return typeof this._audio.setSinkId === "function";
+  }
+  /** Rings on deviceId (applied at once when ringing). Rejects when the device cannot be used. */
+  async setSinkId(deviceId) {
+    this._sinkId = deviceId || "";
+    if (this.canChooseDevice) await this._audio.setSinkId(this._sinkId);
+  }
+  /** Starts ringing; a second start while ringing does nothing. */
+  start() {
+    if (this._ctx) return;
+    let ctx;
+    try {
+      ctx = new AudioContext();
+    } catch {
+      return;
+    }
+    this._ctx = ctx;
+    ctx.resume?.().catch(() => {
+    });
+    const gain = ctx.createGain();
+    gain.gain.value = 0;
+    const dest = ctx.createMediaStreamDestination();
+    gain.connect(dest);
+    for (const hz of RING_HZ) {
+      const o = ctx.createOscillator();
+      o.frequency.value = hz;
+      o.connect(gain);
+      o.start();
+      this._oscs.push(o);
+    }
+    const burst = () => {
+      const t = ctx.currentTime + 0.02;
+      gain.gain.setValueAtTime(0.25, t);
+      gain.gain.setValueAtTime(0, t + RING_ON_S);
+    };
+    burst();
+    this._timer = setInterval(burst, RING_PERIOD_S * 1e3);
+    const a = this._audio;
+    a.srcObject = dest.stream;
+    if (this._sinkId && this.canChooseDevice) a.setSinkId(this._sinkId).catch(() => {
+    });
+    a.play().catch(() => {
+    });
+  }
+  /** Stops ringing at once. */
+  stop() {
+    clearInterval(this._timer);
+    this._timer = 0;
+    for (const o of this._oscs.splice(0)) {
+      try {
+        o.stop();
+      } catch {
+      }
+    }
+    const a = this._audio;
+    a.pause();
+    a.srcObject = null;
+    const ctx = this._ctx;
+    this._ctx = null;
+    ctx?.close().catch(() => {
+    });
+  }
+};
+
 // src/ui.js
 var STYLE = `
 :host {
@@ -500,6 +610,17 @@ details summary { cursor: pointer; color: var(--_muted); font-size: 12px; }
 details[open] { display: grid; gap: 6px; }
 .dtmf:empty { display: none; }
 .dtmf { font-variant-numeric: tabular-nums; letter-spacing: 2px; color: var(--_muted); min-height: 1em; font-size: 12px; }
+.incoming { display: grid; gap: 8px; border: 2px solid var(--_accent); border-radius: calc(var(--_radius) / 2); padding: 8px; }
+.incoming[hidden] { display: none; }
+.incoming .title { font-size: 12px; color: var(--_muted); }
+.incoming .who { font-size: 16px; font-weight: 700; }
+.incoming .who-number { color: var(--_muted); }
+.incoming .who-number:empty { display: none; }
+.incoming .buttons { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; }
+.incoming button { border-radius: calc(var(--_radius) / 2); padding: 8px; font: inherit; font-weight: 600; border: 1px solid var(--_border); }
+.incoming .accept { background: var(--_accent); color: var(--_accent-fg); border-color: var(--_accent); }
+.incoming .decline { background: var(--_danger); color: var(--_danger-fg); border-color: var(--_danger); }
+.incoming .keys { font-size: 11px; color: var(--_muted); }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;
 var TEMPLATE = `
@@ -511,6 +632,15 @@ var TEMPLATE = `
   </header>
   <div class="callinfo" part="callinfo" aria-live="polite"></div>
   <div class="error" part="error" role="alert" hidden><span class="msg"></span><button type="button" class="dismiss" data-i18n-aria="ui.dismiss">✕</button></div>
+  <div class="incoming" part="incoming" role="alertdialog" aria-labelledby="in-title" aria-describedby="in-who" hidden>
+    <span class="title" id="in-title" data-i18n="incoming.title"></span>
+    <span id="in-who"><span class="who" part="incoming-caller"></span> <span class="who-number" part="incoming-number" dir="ltr"></span></span>
+    <div class="buttons">
+      <button type="button" class="accept" part="accept-button" data-i18n="incoming.accept"></button>
+      <button type="button" class="decline" part="decline-button" data-i18n="incoming.decline"></button>
+    </div>
+    <span class="keys" data-i18n="incoming.keys"></span>
+  </div>
   <label><span data-i18n="ui.number"></span>
     <input class="number" part="number" type="tel" inputmode="tel" autocomplete="off" dir="ltr" data-i18n-placeholder="ui.placeholder" aria-describedby="dtmf">
   </label>
@@ -532,8 +662,10 @@ var TEMPLATE = `
     <summary data-i18n="ui.devices"></summary>
     <label><span data-i18n="ui.microphone"></span> <select class="mic-select"></select></label>
     <label><span data-i18n="ui.speaker"></span> <select class="spk-select"></select></label>
+    <label><span data-i18n="ui.ringer"></span> <select class="ring-select"></select></label>
   </details>
   <audio class="remote" autoplay></audio>
+  <audio class="ringtone" part="ringtone"></audio>
 </div>`;
 var PAD = [
   ["1", ""],
@@ -573,7 +705,14 @@ function buildUI(root) {
     bar: $(".meter .bar"),
     mic: $(".mic-select"),
     spk: $(".spk-select"),
-    audio: $(".remote")
+    audio: $(".remote"),
+    incoming: $(".incoming"),
+    inWho: $(".incoming .who"),
+    inNumber: $(".incoming .who-number"),
+    accept: $(".incoming .accept"),
+    decline: $(".incoming .decline"),
+    ring: $(".ring-select"),
+    ringAudio: $(".ringtone")
   };
   for (const [d, letters] of PAD) {
     const b = document.createElement("button");
@@ -602,7 +741,7 @@ function clock(s) {
 var ENDED_DISPLAY_MS = 4e3;
 var CallbridgeSoftphone = class extends HTMLElement {
   static get observedAttributes() {
-    return ["server", "token-url", "allowed-origins", "lang", "placeholder", "click-to-call"];
+    return ["server", "token-url", "allowed-origins", "lang", "placeholder", "click-to-call", "ring-device"];
   }
   /** The widget's version (the npm package's and the bridge release's). */
   static get version() {
@@ -620,6 +759,7 @@ var CallbridgeSoftphone = class extends HTMLElement {
     this.callerIds = [];
     this.iceServers = [];
     this.currentCall = null;
+    this.incomingCall = null;
     this._ws = null;
     this._pc = null;
     this._localStream = null;
@@ -655,11 +795,14 @@ var CallbridgeSoftphone = class extends HTMLElement {
     this._unbinders = [];
     this._pageBinding = null;
     this._error = null;
+    this._ringtone = new Ringtone(this._el.ringAudio);
+    this._notification = null;
     this._onOnline = () => this._networkUp();
     this._onOffline = () => this._networkDown();
     this._onNetChange = () => this.restartIce();
     this._onMessage = (e) => this._onPostMessage(e);
     this._onDeviceChange = () => this._listDevices();
+    this._onPageKey = (e) => this._pageShortcut(e);
     this._applyLanguage();
     this._wireUI();
   }
@@ -670,6 +813,7 @@ var CallbridgeSoftphone = class extends HTMLElement {
     window.addEventListener("online", this._onOnline);
     window.addEventListener("offline", this._onOffline);
     window.addEventListener("message", this._onMessage);
+    window.addEventListener("keydown", this._onPageKey);
     navigator.connection?.addEventListener?.("change", this._onNetChange);
     navigator.mediaDevices?.addEventListener?.("devicechange", this._onDeviceChange);
     this._bindPage();
@@ -689,6 +833,7 @@ var CallbridgeSoftphone = class extends HTMLElement {
     window.removeEventListener("online", this._onOnline);
     window.removeEventListener("offline", this._onOffline);
     window.removeEventListener("message", this._onMessage);
+    window.removeEventListener("keydown", this._onPageKey);
     navigator.connection?.removeEventListener?.("change", this._onNetChange);
     navigator.mediaDevices?.removeEventListener?.("devicechange", this._onDeviceChange);
     this.disconnect();
@@ -710,6 +855,8 @@ var CallbridgeSoftphone = class extends HTMLElement {
     }
     if (name === "lang" || name === "placeholder") this._applyLanguage();
     if (name === "click-to-call" && this.isConnected) this._bindPage();
+    if (name === "ring-device") this.setRingDevice(newV || "").catch(() => {
+    });
   }
   // The click-to-call attribute: every tel: link and [data-callbridge-number]
   // element of the page dials through this widget.
@@ -736,6 +883,7 @@ var CallbridgeSoftphone = class extends HTMLElement {
     this._renderStatus();
     if (this._error) this._showError(this._error.code, this._error.message, this._error.vars);
     if (this.currentCall) this._renderCall();
+    if (this.incomingCall) this._renderIncoming();
   }
   // ---- public API -------------------------------------------------------
   /**
@@ -815,9 +963,85 @@ var CallbridgeSoftphone = class extends HTMLElement {
       this._send(msg);
     });
   }
-  /** Ends the call in progress (CANCEL before answer, BYE after). */
+  /**
+   * Answers the ringing inbound call on this session. Returns false when
+   * nothing rings. The call becomes currentCall (state `answered` follows).
+   */
+  accept() {
+    const inc = this.incomingCall;
+    if (!inc || this.currentCall) return false;
+    this._stopRinging();
+    this.incomingCall = null;
+    this._renderIncoming();
+    if (!this._pc) this._setupMedia().catch(() => {
+    });
+    this.currentCall = {
+      call_id: inc.call_id,
+      request_id: "",
+      state: "ringing",
+      direction: "inbound",
+      to: inc.to,
+      from: inc.from,
+      display_name: inc.display_name,
+      answeredAt: 0
+    };
+    this._clearError();
+    this._renderCall();
+    this._send({ type: "accept", call_id: inc.call_id });
+    this._emit("accepted", { call_id: inc.call_id });
+    return true;
+  }
+  /**
+   * Declines the ringing inbound call for this session (reason 'decline' or
+   * 'busy'); it rings on in the seat's other sessions. Returns false when
+   * nothing rings.
+   */
+  reject(reason = "decline") {
+    const inc = this.incomingCall;
+    if (!inc) return false;
+    const msg = { type: "reject", call_id: inc.call_id };
+    if (reason === "busy" || reason === "decline") msg.reason = reason;
+    this._send(msg);
+    this._endIncoming({ type: "call_state", call_id: inc.call_id, state: "ended", direction: "inbound", cause: { by: "agent", reason: "declined" } });
+    return true;
+  }
+  /** Whether the ringtone is playing. */
+  get ringing() {
+    return this._ringtone.playing;
+  }
+  /** The output device the ringtone plays on ('' for the default). */
+  get ringDevice() {
+    return this._ringtone.sinkId;
+  }
+  /** Picks the output device of the ringtone (a deviceId from enumerateDevices; '' for the default). */
+  async setRingDevice(deviceId) {
+    try {
+      await this._ringtone.setSinkId(deviceId);
+    } catch (err) {
+      this._showError("output_device_failed");
+      throw widgetError("output_device_failed", void 0, { cause: err });
+    }
+  }
+  /**
+   * Asks for permission to show a desktop notification when a call rings
+   * while the page is in the background. Call it from a user gesture; the
+   * `notifications` attribute must be present too. Resolves with the
+   * permission ('granted', 'denied', 'default' or 'unsupported').
+   */
+  async enableNotifications() {
+    if (typeof Notification === "undefined") return "unsupported";
+    this.setAttribute("notifications", "");
+    if (Notification.permission === "granted") return "granted";
+    try {
+      return await Notification.requestPermission();
+    } catch {
+      return Notification.permission;
+    }
+  }
+  /** Ends the call in progress (CANCEL before answer, BYE after); declines a ringing inbound call. */
   hangup() {
     const c = this.currentCall;
+    if (!c && this.incomingCall) return this.reject();
     if (!c) return false;
     if (!c.call_id) {
       c.hangupRequested = true;
@@ -1090,6 +1314,9 @@ var CallbridgeSoftphone = class extends HTMLElement {
       case "candidate":
         this._onRemoteCandidate(msg.candidate ?? null);
         break;
+      case "incoming":
+        this._onIncoming(msg);
+        break;
       case "call_state":
         this._onCallState(msg);
         break;
@@ -1300,7 +1527,11 @@ var CallbridgeSoftphone = class extends HTMLElement {
     const track = this._localStream?.getAudioTracks()[0];
     fillDevices(this._el.mic, devs, "audioinput", this._micDeviceId || track?.getSettings?.().deviceId, (n) => this.t("ui.microphone_n", { n }));
     fillDevices(this._el.spk, devs, "audiooutput", this._el.audio.sinkId || "default", (n) => this.t("ui.speaker_n", { n }));
-    if (typeof this._el.audio.setSinkId !== "function") this._el.spk.disabled = true;
+    fillDevices(this._el.ring, devs, "audiooutput", this._ringtone.sinkId || "default", (n) => this.t("ui.speaker_n", { n }));
+    if (typeof this._el.audio.setSinkId !== "function") {
+      this._el.spk.disabled = true;
+      this._el.ring.disabled = true;
+    }
   }
   async _chooseMic(deviceId) {
     this._micDeviceId = deviceId;
@@ -1329,6 +1560,7 @@ var CallbridgeSoftphone = class extends HTMLElement {
   }
   // Ends everything tied to the bridge session: the peer connection and any call.
   _abandonSession(reason) {
+    if (this.incomingCall) this._endIncoming({ call_id: this.incomingCall.call_id, cause: { by: "bridge", reason: `connection lost (${reason})` } });
     if (this.currentCall) {
       const c = this.currentCall;
       this._finishCall({
@@ -1363,6 +1595,10 @@ var CallbridgeSoftphone = class extends HTMLElement {
   }
   // ---- calls ------------------------------------------------------------
   _onCallState(msg) {
+    if (this.incomingCall && msg.call_id === this.incomingCall.call_id) {
+      if (msg.state === "ended") this._endIncoming(msg);
+      return;
+    }
     const c = this.currentCall;
     const pending = this._pendingCalls.get(msg.request_id);
     if (pending) {
@@ -1372,6 +1608,9 @@ var CallbridgeSoftphone = class extends HTMLElement {
     if (c && (c.request_id === msg.request_id || c.call_id === msg.call_id || !c.call_id)) {
       const hangupRequested = c.hangupRequested;
       this.currentCall = { ...msg };
+      if (c.direction === "inbound") {
+        Object.assign(this.currentCall, { direction: "inbound", to: c.to, from: c.from, display_name: c.display_name });
+      }
       if (msg.state === "answered" && !c.answeredAt) this.currentCall.answeredAt = Date.now();
       else this.currentCall.answeredAt = c.answeredAt;
       if (hangupRequested && msg.state !== "ended") {
@@ -1387,6 +1626,97 @@ var CallbridgeSoftphone = class extends HTMLElement {
     this._renderCall();
     this._startStats();
     this._emit("statechange", msg);
+  }
+  // ---- inbound calls -----------------------------------------------------
+  _onIncoming(msg) {
+    if (typeof msg.call_id !== "string" || !msg.call_id) return;
+    if (this.incomingCall?.call_id === msg.call_id || this.currentCall?.call_id === msg.call_id) return;
+    if (this.incomingCall) return;
+    const inc = {
+      call_id: msg.call_id,
+      from: String(msg.from ?? ""),
+      from_raw: String(msg.from_raw ?? ""),
+      to: String(msg.to ?? ""),
+      display_name: typeof msg.display_name === "string" ? msg.display_name : "",
+      seat: msg.seat || this.seat
+    };
+    this.incomingCall = inc;
+    this._renderIncoming();
+    this._ringtone.start();
+    this._el.box.dataset.ringing = "";
+    const setDisplayName = (name) => {
+      if (this.incomingCall !== inc && this.currentCall?.call_id !== inc.call_id) return false;
+      inc.display_name = String(name ?? "");
+      if (this.currentCall?.call_id === inc.call_id) {
+        this.currentCall.display_name = inc.display_name;
+        this._renderCall();
+      }
+      this._renderIncoming();
+      this._notify();
+      return true;
+    };
+    this.dispatchEvent(new CustomEvent("incoming", { detail: { ...inc, direction: "inbound", setDisplayName }, bubbles: true, composed: true }));
+    this._broadcast("incoming", { ...inc, direction: "inbound" });
+    this._notify();
+    if (this.incomingCall === inc) this._el.accept.focus({ preventScroll: true });
+  }
+  _endIncoming(msg) {
+    const inc = this.incomingCall;
+    if (!inc) return;
+    this._stopRinging();
+    this.incomingCall = null;
+    this._renderIncoming();
+    const [key, vars] = msg.cause?.reason === "declined" && msg.cause?.by === "agent" ? ["cause.declined_here"] : msg.cause?.by === "remote" ? ["cause.caller_hung_up"] : causeKey(msg.cause);
+    this._el.info.textContent = this.t(key, vars);
+    this._emit("incomingend", { call_id: inc.call_id, cause: msg.cause || null });
+  }
+  _stopRinging() {
+    this._ringtone.stop();
+    delete this._el.box.dataset.ringing;
+    this._notification?.close();
+    this._notification = null;
+  }
+  _renderIncoming() {
+    const el = this._el;
+    const inc = this.incomingCall;
+    el.incoming.hidden = !inc;
+    if (!inc) return;
+    const number = inc.from || inc.from_raw;
+    el.inWho.textContent = inc.display_name || number || this.t("incoming.unknown");
+    el.inNumber.textContent = inc.display_name ? number : "";
+    el.info.textContent = `${this.t("state.incoming")} ${inc.display_name || number || this.t("incoming.unknown")}`;
+  }
+  // A desktop notification while the page is in the background, when the
+  // page opted in (notifications attribute) and the user allowed it.
+  _notify() {
+    const inc = this.incomingCall;
+    if (!inc || !this.hasAttribute("notifications") || typeof Notification === "undefined") return;
+    if (Notification.permission !== "granted" || !globalThis.document?.hidden) return;
+    const caller = inc.display_name ? `${inc.display_name} (${inc.from || inc.from_raw})` : inc.from || inc.from_raw || this.t("incoming.unknown");
+    try {
+      this._notification?.close();
+      const n = new Notification(this.t("incoming.title"), {
+        body: this.t("incoming.notification", { caller }),
+        tag: `callbridge-${inc.call_id}`,
+        requireInteraction: true
+      });
+      n.onclick = () => {
+        globalThis.focus?.();
+        this._el.accept.focus();
+        n.close();
+      };
+      this._notification = n;
+    } catch {
+    }
+  }
+  // Page-wide shortcuts while a call rings: Alt+Shift+A accepts, Alt+Shift+D declines.
+  _pageShortcut(e) {
+    if (!this.incomingCall || !e.altKey || !e.shiftKey || e.ctrlKey || e.metaKey) return;
+    const k = e.code === "KeyA" || e.key?.toUpperCase() === "A" ? "accept" : e.code === "KeyD" || e.key?.toUpperCase() === "D" ? "decline" : "";
+    if (!k) return;
+    e.preventDefault();
+    if (k === "accept") this.accept();
+    else this.reject();
   }
   _finishCall(msg) {
     this._emit("statechange", msg);
@@ -1484,9 +1814,26 @@ var CallbridgeSoftphone = class extends HTMLElement {
     });
     el.mic.addEventListener("change", () => this._chooseMic(el.mic.value));
     el.spk.addEventListener("change", () => this._chooseSpeaker(el.spk.value));
+    el.ring.addEventListener("change", () => this.setRingDevice(el.ring.value).catch(() => {
+    }));
+    el.accept.addEventListener("click", () => this.accept());
+    el.decline.addEventListener("click", () => this.reject());
     this._root.addEventListener("keydown", (e) => {
       if (e.ctrlKey || e.metaKey || e.altKey) return;
       const inField = e.composedPath()[0]?.tagName === "INPUT" || e.composedPath()[0]?.tagName === "SELECT";
+      if (this.incomingCall && !this.currentCall) {
+        const onButton = e.composedPath()[0]?.tagName === "BUTTON";
+        if (e.key === "Enter" && !onButton) {
+          e.preventDefault();
+          this.accept();
+          return;
+        }
+        if (e.key === "Escape") {
+          e.preventDefault();
+          this.reject();
+          return;
+        }
+      }
       if (e.key === "Escape" && this.currentCall) {
         e.preventDefault();
         this.hangup();
@@ -1547,7 +1894,7 @@ var CallbridgeSoftphone = class extends HTMLElement {
     clearTimeout(this._endedTimer);
     if (c) {
       delete el.box.dataset.outcome;
-      const who = c.to || el.number.value;
+      const who = c.direction === "inbound" ? c.display_name ? `${c.display_name} ${c.from}` : c.from : c.to || el.number.value;
       const words = this.t(`state.${c.state}`);
       el.info.textContent = `${words === `state.${c.state}` ? c.state : words} ${who}${this._held ? ` ${this.t("call.on_hold")}` : ""}`;
       if (c.state === "answered") this._startClock();
@@ -1666,7 +2013,9 @@ var CallbridgeSoftphone = class extends HTMLElement {
       mute: () => this.mute(args[0] !== false),
       hold: () => this.hold(args[0] !== false),
       subscribe: () => true,
-      state: () => ({ status: this.status, call: this.currentCall, caller_ids: this.callerIds, seat: this.seat })
+      accept: () => this.accept(),
+      reject: () => this.reject(args[0]),
+      state: () => ({ status: this.status, call: this.currentCall, incoming: this.incomingCall, caller_ids: this.callerIds, seat: this.seat })
     };
     const fn = methods[m.method];
     if (!fn) {

@@ -4,7 +4,9 @@
 // (offer/answer with trickle ICE, RFC 8838/8829), so clicking a number only
 // sends `call`. Reconnects with `resume` after a socket drop, restarts ICE
 // when the network changes (RFC 8445 §2.4) and uploads getStats summaries
-// (stats.js) while a call is up. Its words come from strings.js, its look
+// (stats.js) while a call is up. An `incoming` call rings (ringtone.js) with
+// an Accept / Decline panel until it is answered here or elsewhere,
+// declined, or the caller hangs up. Its words come from strings.js, its look
 // from ui.js, click-to-call from clicktocall.js.
 
 import { bindClickToCall } from './clicktocall.js';
@@ -14,12 +16,13 @@ import {
 } from './protocol.js';
 import { STATS_INTERVAL_MS, summarizeStats } from './stats.js';
 import { causeKey, isRTL, pickLanguage, translator } from './strings.js';
+import { Ringtone } from './ringtone.js';
 import { applyStrings, buildUI, clock } from './ui.js';
 
 const ENDED_DISPLAY_MS = 4000;
 
 export class CallbridgeSoftphone extends HTMLElement {
-  static get observedAttributes() { return ['server', 'token-url', 'allowed-origins', 'lang', 'placeholder', 'click-to-call']; }
+  static get observedAttributes() { return ['server', 'token-url', 'allowed-origins', 'lang', 'placeholder', 'click-to-call', 'ring-device']; }
 
   /** The widget's version (the npm package's and the bridge release's). */
   static get version() { return VERSION; }
@@ -37,6 +40,7 @@ export class CallbridgeSoftphone extends HTMLElement {
     this.callerIds = [];
     this.iceServers = [];
     this.currentCall = null; // the last call_state of the call in progress, or null
+    this.incomingCall = null; // the inbound call ringing this session and not yet answered, or null
 
     this._ws = null;
     this._pc = null;
@@ -73,12 +77,15 @@ export class CallbridgeSoftphone extends HTMLElement {
     this._unbinders = [];
     this._pageBinding = null; // unbinds the click-to-call attribute's binding
     this._error = null; // {code, message, vars} shown, re-rendered on a language change
+    this._ringtone = new Ringtone(this._el.ringAudio);
+    this._notification = null; // the desktop notification of the ringing call
 
     this._onOnline = () => this._networkUp();
     this._onOffline = () => this._networkDown();
     this._onNetChange = () => this.restartIce();
     this._onMessage = (e) => this._onPostMessage(e);
     this._onDeviceChange = () => this._listDevices();
+    this._onPageKey = (e) => this._pageShortcut(e);
 
     this._applyLanguage();
     this._wireUI();
@@ -92,6 +99,7 @@ export class CallbridgeSoftphone extends HTMLElement {
     window.addEventListener('online', this._onOnline);
     window.addEventListener('offline', this._onOffline);
     window.addEventListener('message', this._onMessage);
+    window.addEventListener('keydown', this._onPageKey);
     navigator.connection?.addEventListener?.('change', this._onNetChange);
     navigator.mediaDevices?.addEventListener?.('devicechange', this._onDeviceChange);
     this._bindPage();
@@ -113,6 +121,7 @@ export class CallbridgeSoftphone extends HTMLElement {
     window.removeEventListener('online', this._onOnline);
     window.removeEventListener('offline', this._onOffline);
     window.removeEventListener('message', this._onMessage);
+    window.removeEventListener('keydown', this._onPageKey);
     navigator.connection?.removeEventListener?.('change', this._onNetChange);
     navigator.mediaDevices?.removeEventListener?.('devicechange', this._onDeviceChange);
     this.disconnect();
@@ -136,6 +145,7 @@ export class CallbridgeSoftphone extends HTMLElement {
     }
     if (name === 'lang' || name === 'placeholder') this._applyLanguage();
     if (name === 'click-to-call' && this.isConnected) this._bindPage();
+    if (name === 'ring-device') this.setRingDevice(newV || '').catch(() => {});
   }
 
   // The click-to-call attribute: every tel: link and [data-callbridge-number]
@@ -165,6 +175,7 @@ export class CallbridgeSoftphone extends HTMLElement {
     this._renderStatus();
     if (this._error) this._showError(this._error.code, this._error.message, this._error.vars);
     if (this.currentCall) this._renderCall();
+    if (this.incomingCall) this._renderIncoming();
   }
 
   // ---- public API -------------------------------------------------------
@@ -242,9 +253,76 @@ export class CallbridgeSoftphone extends HTMLElement {
     });
   }
 
-  /** Ends the call in progress (CANCEL before answer, BYE after). */
+  /**
+   * Answers the ringing inbound call on this session. Returns false when
+   * nothing rings. The call becomes currentCall (state `answered` follows).
+   */
+  accept() {
+    const inc = this.incomingCall;
+    if (!inc || this.currentCall) return false;
+    this._stopRinging();
+    this.incomingCall = null;
+    this._renderIncoming();
+    if (!this._pc) this._setupMedia().catch(() => {});
+    this.currentCall = {
+      call_id: inc.call_id, request_id: '', state: 'ringing', direction: 'inbound',
+      to: inc.to, from: inc.from, display_name: inc.display_name, answeredAt: 0,
+    };
+    this._clearError();
+    this._renderCall();
+    this._send({ type: 'accept', call_id: inc.call_id });
+    this._emit('accepted', { call_id: inc.call_id });
+    return true;
+  }
+
+  /**
+   * Declines the ringing inbound call for this session (reason 'decline' or
+   * 'busy'); it rings on in the seat's other sessions. Returns false when
+   * nothing rings.
+   */
+  reject(reason = 'decline') {
+    const inc = this.incomingCall;
+    if (!inc) return false;
+    const msg = { type: 'reject', call_id: inc.call_id };
+    if (reason === 'busy' || reason === 'decline') msg.reason = reason;
+    this._send(msg);
+    this._endIncoming({ type: 'call_state', call_id: inc.call_id, state: 'ended', direction: 'inbound', cause: { by: 'agent', reason: 'declined' } });
+    return true;
+  }
+
+  /** Whether the ringtone is playing. */
+  get ringing() { return this._ringtone.playing; }
+
+  /** The output device the ringtone plays on ('' for the default). */
+  get ringDevice() { return this._ringtone.sinkId; }
+
+  /** Picks the output device of the ringtone (a deviceId from enumerateDevices; '' for the default). */
+  async setRingDevice(deviceId) {
+    try {
+      await this._ringtone.setSinkId(deviceId);
+    } catch (err) {
+      this._showError('output_device_failed');
+      throw widgetError('output_device_failed', undefined, { cause: err });
+    }
+  }
+
+  /**
+   * Asks for permission to show a desktop notification when a call rings
+   * while the page is in the background. Call it from a user gesture; the
+   * `notifications` attribute must be present too. Resolves with the
+   * permission ('granted', 'denied', 'default' or 'unsupported').
+   */
+  async enableNotifications() {
+    if (typeof Notification === 'undefined') return 'unsupported';
+    this.setAttribute('notifications', '');
+    if (Notification.permission === 'granted') return 'granted';
+    try { return await Notification.requestPermission(); } catch { return Notification.permission; }
+  }
+
+  /** Ends the call in progress (CANCEL before answer, BYE after); declines a ringing inbound call. */
   hangup() {
     const c = this.currentCall;
+    if (!c && this.incomingCall) return this.reject();
     if (!c) return false;
     if (!c.call_id) {
       // The bridge has not named the call yet: hang up as soon as it does.
@@ -506,6 +584,7 @@ export class CallbridgeSoftphone extends HTMLElement {
       case 'resumed': this._onResumed(msg); break;
       case 'answer': this._onAnswer(msg); break;
       case 'candidate': this._onRemoteCandidate(msg.candidate ?? null); break;
+      case 'incoming': this._onIncoming(msg); break;
       case 'call_state': this._onCallState(msg); break;
       case 'error': this._onError(msg); break;
       case 'held': this._onHeld(msg); break;
@@ -690,7 +769,8 @@ export class CallbridgeSoftphone extends HTMLElement {
     const track = this._localStream?.getAudioTracks()[0];
     fillDevices(this._el.mic, devs, 'audioinput', this._micDeviceId || track?.getSettings?.().deviceId, (n) => this.t('ui.microphone_n', { n }));
     fillDevices(this._el.spk, devs, 'audiooutput', this._el.audio.sinkId || 'default', (n) => this.t('ui.speaker_n', { n }));
-    if (typeof this._el.audio.setSinkId !== 'function') this._el.spk.disabled = true;
+    fillDevices(this._el.ring, devs, 'audiooutput', this._ringtone.sinkId || 'default', (n) => this.t('ui.speaker_n', { n }));
+    if (typeof this._el.audio.setSinkId !== 'function') { this._el.spk.disabled = true; this._el.ring.disabled = true; }
   }
 
   async _chooseMic(deviceId) {
@@ -713,6 +793,7 @@ export class CallbridgeSoftphone extends HTMLElement {
 
   // Ends everything tied to the bridge session: the peer connection and any call.
   _abandonSession(reason) {
+    if (this.incomingCall) this._endIncoming({ call_id: this.incomingCall.call_id, cause: { by: 'bridge', reason: `connection lost (${reason})` } });
     if (this.currentCall) {
       const c = this.currentCall;
       this._finishCall({ type: 'call_state', call_id: c.call_id, request_id: c.request_id, state: 'ended', to: c.to, from: c.from,
@@ -739,12 +820,22 @@ export class CallbridgeSoftphone extends HTMLElement {
   // ---- calls ------------------------------------------------------------
 
   _onCallState(msg) {
+    if (this.incomingCall && msg.call_id === this.incomingCall.call_id) {
+      // Still ringing here: only its end matters (answered elsewhere, the
+      // caller hung up, nobody answered, declined by the bridge).
+      if (msg.state === 'ended') this._endIncoming(msg);
+      return;
+    }
     const c = this.currentCall;
     const pending = this._pendingCalls.get(msg.request_id);
     if (pending) { this._pendingCalls.delete(msg.request_id); pending.resolve(msg.call_id); }
     if (c && (c.request_id === msg.request_id || c.call_id === msg.call_id || !c.call_id)) {
       const hangupRequested = c.hangupRequested;
       this.currentCall = { ...msg };
+      if (c.direction === 'inbound') {
+        // An answered inbound call: the far party is the caller.
+        Object.assign(this.currentCall, { direction: 'inbound', to: c.to, from: c.from, display_name: c.display_name });
+      }
       if (msg.state === 'answered' && !c.answeredAt) this.currentCall.answeredAt = Date.now();
       else this.currentCall.answeredAt = c.answeredAt;
       if (hangupRequested && msg.state !== 'ended') { this._send({ type: 'hangup', call_id: msg.call_id }); }
@@ -759,6 +850,91 @@ export class CallbridgeSoftphone extends HTMLElement {
     this._renderCall();
     this._startStats();
     this._emit('statechange', msg);
+  }
+
+  // ---- inbound calls -----------------------------------------------------
+
+  _onIncoming(msg) {
+    if (typeof msg.call_id !== 'string' || !msg.call_id) return;
+    if (this.incomingCall?.call_id === msg.call_id || this.currentCall?.call_id === msg.call_id) return; // replayed
+    if (this.incomingCall) return; // one ringing call at a time; the bridge rings free sessions only
+    const inc = {
+      call_id: msg.call_id, from: String(msg.from ?? ''), from_raw: String(msg.from_raw ?? ''), to: String(msg.to ?? ''),
+      display_name: typeof msg.display_name === 'string' ? msg.display_name : '', seat: msg.seat || this.seat,
+    };
+    this.incomingCall = inc;
+    this._renderIncoming();
+    this._ringtone.start();
+    this._el.box.dataset.ringing = '';
+    // The page may name the caller (a CRM contact lookup), now or later.
+    const setDisplayName = (name) => {
+      if (this.incomingCall !== inc && this.currentCall?.call_id !== inc.call_id) return false;
+      inc.display_name = String(name ?? '');
+      if (this.currentCall?.call_id === inc.call_id) { this.currentCall.display_name = inc.display_name; this._renderCall(); }
+      this._renderIncoming();
+      this._notify();
+      return true;
+    };
+    this.dispatchEvent(new CustomEvent('incoming', { detail: { ...inc, direction: 'inbound', setDisplayName }, bubbles: true, composed: true }));
+    this._broadcast('incoming', { ...inc, direction: 'inbound' });
+    this._notify();
+    if (this.incomingCall === inc) this._el.accept.focus({ preventScroll: true });
+  }
+
+  _endIncoming(msg) {
+    const inc = this.incomingCall;
+    if (!inc) return;
+    this._stopRinging();
+    this.incomingCall = null;
+    this._renderIncoming();
+    const [key, vars] = msg.cause?.reason === 'declined' && msg.cause?.by === 'agent' ? ['cause.declined_here']
+      : msg.cause?.by === 'remote' ? ['cause.caller_hung_up'] : causeKey(msg.cause);
+    this._el.info.textContent = this.t(key, vars);
+    this._emit('incomingend', { call_id: inc.call_id, cause: msg.cause || null });
+  }
+
+  _stopRinging() {
+    this._ringtone.stop();
+    delete this._el.box.dataset.ringing;
+    this._notification?.close();
+    this._notification = null;
+  }
+
+  _renderIncoming() {
+    const el = this._el;
+    const inc = this.incomingCall;
+    el.incoming.hidden = !inc;
+    if (!inc) return;
+    const number = inc.from || inc.from_raw;
+    el.inWho.textContent = inc.display_name || number || this.t('incoming.unknown');
+    el.inNumber.textContent = inc.display_name ? number : '';
+    el.info.textContent = `${this.t('state.incoming')} ${inc.display_name || number || this.t('incoming.unknown')}`;
+  }
+
+  // A desktop notification while the page is in the background, when the
+  // page opted in (notifications attribute) and the user allowed it.
+  _notify() {
+    const inc = this.incomingCall;
+    if (!inc || !this.hasAttribute('notifications') || typeof Notification === 'undefined') return;
+    if (Notification.permission !== 'granted' || !globalThis.document?.hidden) return;
+    const caller = inc.display_name ? `${inc.display_name} (${inc.from || inc.from_raw})` : (inc.from || inc.from_raw || this.t('incoming.unknown'));
+    try {
+      this._notification?.close();
+      const n = new Notification(this.t('incoming.title'), {
+        body: this.t('incoming.notification', { caller }), tag: `callbridge-${inc.call_id}`, requireInteraction: true,
+      });
+      n.onclick = () => { globalThis.focus?.(); this._el.accept.focus(); n.close(); };
+      this._notification = n;
+    } catch { /* not allowed here (e.g. a page that needs a service worker) */ }
+  }
+
+  // Page-wide shortcuts while a call rings: Alt+Shift+A accepts, Alt+Shift+D declines.
+  _pageShortcut(e) {
+    if (!this.incomingCall || !e.altKey || !e.shiftKey || e.ctrlKey || e.metaKey) return;
+    const k = e.code === 'KeyA' || e.key?.toUpperCase() === 'A' ? 'accept' : (e.code === 'KeyD' || e.key?.toUpperCase() === 'D' ? 'decline' : '');
+    if (!k) return;
+    e.preventDefault();
+    if (k === 'accept') this.accept(); else this.reject();
   }
 
   _finishCall(msg) {
@@ -854,11 +1030,20 @@ export class CallbridgeSoftphone extends HTMLElement {
     });
     el.mic.addEventListener('change', () => this._chooseMic(el.mic.value));
     el.spk.addEventListener('change', () => this._chooseSpeaker(el.spk.value));
+    el.ring.addEventListener('change', () => this.setRingDevice(el.ring.value).catch(() => {}));
+    el.accept.addEventListener('click', () => this.accept());
+    el.decline.addEventListener('click', () => this.reject());
     // Keyboard: digits go to the number field before a call and become DTMF
     // during one; Escape hangs up.
     this._root.addEventListener('keydown', (e) => {
       if (e.ctrlKey || e.metaKey || e.altKey) return;
       const inField = e.composedPath()[0]?.tagName === 'INPUT' || e.composedPath()[0]?.tagName === 'SELECT';
+      if (this.incomingCall && !this.currentCall) {
+        // A ringing call: Enter accepts (unless a button has the focus), Escape declines.
+        const onButton = e.composedPath()[0]?.tagName === 'BUTTON';
+        if (e.key === 'Enter' && !onButton) { e.preventDefault(); this.accept(); return; }
+        if (e.key === 'Escape') { e.preventDefault(); this.reject(); return; }
+      }
       if (e.key === 'Escape' && this.currentCall) { e.preventDefault(); this.hangup(); return; }
       const k = e.key.length === 1 ? e.key.toUpperCase() : '';
       if (!k || !DTMF_CHARS.includes(k)) return;
@@ -905,7 +1090,7 @@ export class CallbridgeSoftphone extends HTMLElement {
     clearTimeout(this._endedTimer);
     if (c) {
       delete el.box.dataset.outcome;
-      const who = c.to || el.number.value;
+      const who = c.direction === 'inbound' ? (c.display_name ? `${c.display_name} ${c.from}` : c.from) : (c.to || el.number.value);
       const words = this.t(`state.${c.state}`);
       el.info.textContent = `${words === `state.${c.state}` ? c.state : words} ${who}${this._held ? ` ${this.t('call.on_hold')}` : ''}`;
       if (c.state === 'answered') this._startClock(); else this._stopClock(false);
@@ -1029,7 +1214,9 @@ export class CallbridgeSoftphone extends HTMLElement {
       mute: () => this.mute(args[0] !== false),
       hold: () => this.hold(args[0] !== false),
       subscribe: () => true,
-      state: () => ({ status: this.status, call: this.currentCall, caller_ids: this.callerIds, seat: this.seat }),
+      accept: () => this.accept(),
+      reject: () => this.reject(args[0]),
+      state: () => ({ status: this.status, call: this.currentCall, incoming: this.incomingCall, caller_ids: this.callerIds, seat: this.seat }),
     };
     const fn = methods[m.method];
     if (!fn) { reply({ ok: false, error: { code: 'bad_request', message: `unknown method ${m.method}` } }); return; }

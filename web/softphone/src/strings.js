@@ -96,6 +96,17 @@ const en = {
   'tab.unmute': 'Unmute',
   'tab.hold': 'Hold',
   'tab.resume': 'Resume',
+  'ui.ringer': 'Ringing device',
+  'incoming.title': 'Incoming call',
+  'incoming.accept': 'Accept',
+  'incoming.decline': 'Decline',
+  'incoming.keys': 'Enter or Alt+Shift+A accepts, Escape or Alt+Shift+D declines',
+  'incoming.unknown': 'Unknown caller',
+  'incoming.notification': 'Incoming call from {caller}',
+  'state.incoming': 'Incoming call from',
+  'cause.answered_elsewhere': 'Answered on another device',
+  'cause.declined_here': 'You declined the call',
+  'cause.caller_hung_up': 'The caller hung up',
 };
 
 const de = {
@@ -187,6 +198,17 @@ const de = {
   'tab.unmute': 'Ton an',
   'tab.hold': 'Halten',
   'tab.resume': 'Fortsetzen',
+  'ui.ringer': 'Klingelgerät',
+  'incoming.title': 'Eingehender Anruf',
+  'incoming.accept': 'Annehmen',
+  'incoming.decline': 'Ablehnen',
+  'incoming.keys': 'Eingabe oder Alt+Umschalt+A nimmt an, Escape oder Alt+Umschalt+D lehnt ab',
+  'incoming.unknown': 'Unbekannter Anrufer',
+  'incoming.notification': 'Eingehender Anruf von {caller}',
+  'state.incoming': 'Eingehender Anruf von',
+  'cause.answered_elsewhere': 'Auf einem anderen Gerät angenommen',
+  'cause.declined_here': 'Sie haben den Anruf abgelehnt',
+  'cause.caller_hung_up': 'Der Anrufer hat aufgelegt',
 };
 
 /** The shipped tables, by primary language subtag (BCP 47). */
@@ -229,6 +251,7 @@ const CAUSE_BY_SIP = {
 /** The key of the words for an ended call's cause ({sip_code, q850, reason, by}), and its vars. */
 export function causeKey(cause) {
   if (!cause) return ['cause.ended'];
+  if (cause.reason === 'answered_elsewhere') return ['cause.answered_elsewhere'];
   const k = CAUSE_BY_SIP[Number(cause.sip_code) || 0];
   if (k) return [`cause.${k}`];
   if (cause.by === 'remote') return ['cause.remote'];

@@ -63,6 +63,17 @@ details summary { cursor: pointer; color: var(--_muted); font-size: 12px; }
 details[open] { display: grid; gap: 6px; }
 .dtmf:empty { display: none; }
 .dtmf { font-variant-numeric: tabular-nums; letter-spacing: 2px; color: var(--_muted); min-height: 1em; font-size: 12px; }
+.incoming { display: grid; gap: 8px; border: 2px solid var(--_accent); border-radius: calc(var(--_radius) / 2); padding: 8px; }
+.incoming[hidden] { display: none; }
+.incoming .title { font-size: 12px; color: var(--_muted); }
+.incoming .who { font-size: 16px; font-weight: 700; }
+.incoming .who-number { color: var(--_muted); }
+.incoming .who-number:empty { display: none; }
+.incoming .buttons { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; }
+.incoming button { border-radius: calc(var(--_radius) / 2); padding: 8px; font: inherit; font-weight: 600; border: 1px solid var(--_border); }
+.incoming .accept { background: var(--_accent); color: var(--_accent-fg); border-color: var(--_accent); }
+.incoming .decline { background: var(--_danger); color: var(--_danger-fg); border-color: var(--_danger); }
+.incoming .keys { font-size: 11px; color: var(--_muted); }
 .sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;
 
@@ -77,6 +88,15 @@ export const TEMPLATE = `
   </header>
   <div class="callinfo" part="callinfo" aria-live="polite"></div>
   <div class="error" part="error" role="alert" hidden><span class="msg"></span><button type="button" class="dismiss" data-i18n-aria="ui.dismiss">✕</button></div>
+  <div class="incoming" part="incoming" role="alertdialog" aria-labelledby="in-title" aria-describedby="in-who" hidden>
+    <span class="title" id="in-title" data-i18n="incoming.title"></span>
+    <span id="in-who"><span class="who" part="incoming-caller"></span> <span class="who-number" part="incoming-number" dir="ltr"></span></span>
+    <div class="buttons">
+      <button type="button" class="accept" part="accept-button" data-i18n="incoming.accept"></button>
+      <button type="button" class="decline" part="decline-button" data-i18n="incoming.decline"></button>
+    </div>
+    <span class="keys" data-i18n="incoming.keys"></span>
+  </div>
   <label><span data-i18n="ui.number"></span>
     <input class="number" part="number" type="tel" inputmode="tel" autocomplete="off" dir="ltr" data-i18n-placeholder="ui.placeholder" aria-describedby="dtmf">
   </label>
@@ -98,8 +118,10 @@ export const TEMPLATE = `
     <summary data-i18n="ui.devices"></summary>
     <label><span data-i18n="ui.microphone"></span> <select class="mic-select"></select></label>
     <label><span data-i18n="ui.speaker"></span> <select class="spk-select"></select></label>
+    <label><span data-i18n="ui.ringer"></span> <select class="ring-select"></select></label>
   </details>
   <audio class="remote" autoplay></audio>
+  <audio class="ringtone" part="ringtone"></audio>
 </div>`;
 
 /** The dial pad: digit and the letters printed under it. */
@@ -120,6 +142,8 @@ export function buildUI(root) {
     number: $('.number'), from: $('.from'), fromSelect: $('.from-select'), pad: $('.pad'), dtmf: $('.dtmf'),
     call: $('.call'), hangup: $('.hangup'), mute: $('.mute'), hold: $('.hold'),
     meter: $('.meter'), bar: $('.meter .bar'), mic: $('.mic-select'), spk: $('.spk-select'), audio: $('.remote'),
+    incoming: $('.incoming'), inWho: $('.incoming .who'), inNumber: $('.incoming .who-number'),
+    accept: $('.incoming .accept'), decline: $('.incoming .decline'), ring: $('.ring-select'), ringAudio: $('.ringtone'),
   };
   for (const [d, letters] of PAD) {
     const b = document.createElement('button');
