@@ -25,6 +25,7 @@ import (
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/demotrunk"
+	"github.com/callbridge/callbridge/internal/clock"
 	"github.com/callbridge/callbridge/media/mediatest"
 	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/signaling"
@@ -117,6 +118,12 @@ func randHex(n int) string {
 // newEnv starts everything; mutate adjusts the config before start.
 func newEnv(t *testing.T, mutate func(*config.Config), opts ...bridge.Option) *env {
 	t.Helper()
+	return newEnvClock(t, mutate, nil, opts...)
+}
+
+// newEnvClock is newEnv whose signaling grace periods run on clk.
+func newEnvClock(t *testing.T, mutate func(*config.Config), clk clock.Clock, opts ...bridge.Option) *env {
+	t.Helper()
 	log := testLogger(t)
 	trunkConn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -172,7 +179,7 @@ func newEnv(t *testing.T, mutate func(*config.Config), opts ...bridge.Option) *e
 	sig := signaling.Handler(signaling.Options{Bridge: b, API: api, Logger: log.With("side", "signaling"),
 		AllowedOrigins: cfg.HTTP.AllowedOrigins, ICEServers: cfg.WebRTC.ICEServers, HelloTimeout: 500 * time.Millisecond, ResumeGrace: 500 * time.Millisecond,
 		Hostnames: cfg.HTTP.Hostnames, MaxPending: cfg.HTTP.MaxPendingWebSockets, MaxPendingPerIP: cfg.HTTP.MaxPendingWebSocketsPerIP,
-		Limits: cfg.Limits, CandidatePolicy: signaling.NewCandidatePolicy(cfg.WebRTC), PageGrace: cfg.WebRTC.PageGrace})
+		Limits: cfg.Limits, CandidatePolicy: signaling.NewCandidatePolicy(cfg.WebRTC), PageGrace: cfg.WebRTC.PageGrace, Clock: clk})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/ws", sig)
 	srv := httptest.NewServer(mux)

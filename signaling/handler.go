@@ -24,6 +24,7 @@ import (
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/config"
+	"github.com/callbridge/callbridge/internal/clock"
 )
 
 // Protocol timers (signaling.md, "Transport").
@@ -68,6 +69,9 @@ type Options struct {
 	Logger         *slog.Logger
 
 	HelloTimeout, PingInterval, IdleTimeout, ResumeGrace time.Duration
+	// Clock runs the grace periods (ResumeGrace, PageGrace); default the
+	// wall clock. Tests move a fake one.
+	Clock clock.Clock
 	// PageGrace is ResumeGrace for a session whose page said it was
 	// leaving (reload, navigation, a closed tab).
 	PageGrace time.Duration
@@ -116,6 +120,9 @@ func Handler(opts Options) *Server {
 	}
 	if opts.ResumeGrace <= 0 {
 		opts.ResumeGrace = DefaultResumeGrace
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
 	}
 	if opts.PageGrace <= 0 {
 		opts.PageGrace = DefaultPageGrace

@@ -13,6 +13,7 @@ import (
 	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/config"
 	"github.com/callbridge/callbridge/demotrunk"
+	"github.com/callbridge/callbridge/internal/clock"
 	"github.com/callbridge/callbridge/media/mediatest"
 	"github.com/callbridge/callbridge/record"
 	"github.com/callbridge/callbridge/signaling/sigclient"
@@ -175,13 +176,20 @@ func TestResumeCredential(t *testing.T) {
 }
 
 // TestPageGoneEndsTheCall: a page that does not come back within the page
-// grace ends its call: BYE upstream, cause "Browser page gone".
+// grace ends its call, at the grace on the session's clock and not
+// before: BYE upstream, cause "Browser page gone".
 func TestPageGoneEndsTheCall(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) { c.WebRTC.PageGrace = time.Second })
+	clk := clock.NewFake(time.Now())
+	e := newEnvClock(t, func(c *config.Config) { c.WebRTC.PageGrace = 30 * time.Second }, clk)
 	c := e.client(t)
 	talking(t, c)
 	callID := answeredCall(t, c)
 	leave(t, c)
+	require.Eventually(t, func() bool { return clk.Timers() == 1 }, 10*time.Second, 10*time.Millisecond, "the page grace runs")
+	clk.Advance(29 * time.Second)
+	_, err := e.trunk.WaitCall(ctxT(t, 500*time.Millisecond), func(r demotrunk.CallRecord) bool { return r.ByeFrom != "" })
+	require.Error(t, err, "no BYE before the page grace ends")
+	clk.Advance(time.Second)
 	rec, err := e.trunk.WaitCall(ctxT(t, 10*time.Second), func(r demotrunk.CallRecord) bool { return r.ByeFrom != "" })
 	require.NoError(t, err)
 	assert.Equal(t, demotrunk.ByeCaller, rec.ByeFrom)

@@ -17,6 +17,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/callbridge/callbridge/bridge"
+	"github.com/callbridge/callbridge/internal/clock"
 	"github.com/callbridge/callbridge/media"
 )
 
@@ -38,7 +39,7 @@ type Session struct {
 	calls       map[string]bool           // ids of this session's live calls; guarded by mu
 	ringing     map[string]bool           // inbound calls ringing here, not accepted by this session; guarded by mu
 	backlog     [][]byte                  // messages queued while detached; guarded by mu
-	grace       *time.Timer               // runs while detached; guarded by mu
+	grace       clock.Timer               // runs while detached; guarded by mu
 	terminated  bool                      // guarded by mu
 	clientStats map[string]ClientStats    // latest browser getStats per call; guarded by mu
 	earlyCands  []webrtc.ICECandidateInit // trickled before the first offer; guarded by mu
@@ -121,7 +122,7 @@ func (s *Session) detach(c *conn) {
 		}
 	}
 	s.log.Info("socket dropped; waiting for resume", "grace", grace, "page_left", s.leaving)
-	s.grace = time.AfterFunc(grace, s.terminate)
+	s.grace = s.srv.opts.Clock.AfterFunc(grace, s.terminate)
 }
 
 // issueResumeToken makes a new resume credential and schedules the next.
