@@ -220,6 +220,7 @@ func (c *Call) DetachBrowser(reason string) {
 	if !c.joint.detach(c.clock.Now(), reason) {
 		return
 	}
+	c.tl.note("browser", "the browser leg left ("+reason+"); the far end hears comfort noise")
 	c.startComfortNoise()
 }
 
@@ -247,7 +248,13 @@ func (c *Call) AttachBrowser(leg BrowserLeg, onState func(CallState), onDTMF fun
 		c.onDTMF = onDTMF
 	}
 	c.mu.Unlock()
-	return c.joint.attach(c.sip, leg, c.clock.Now())
+	if err := c.joint.attach(c.sip, leg, c.clock.Now()); err != nil {
+		return err
+	}
+	if r, ok := c.joint.lastReattach(); ok && !r.AttachedAt.IsZero() {
+		c.tl.note("browser", fmt.Sprintf("a browser leg attached again after %d ms (%s)", r.GapMS, r.Reason))
+	}
+	return nil
 }
 
 // ComfortNoiseFrame is the comfort noise's packet time: the uplink's ptime.

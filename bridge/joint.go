@@ -232,6 +232,16 @@ func (j *joint) attach(sip *sipLeg, leg BrowserLeg, now time.Time) error {
 	return nil
 }
 
+// lastReattach is the latest gap in the browser leg, if any.
+func (j *joint) lastReattach() (Reattach, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.reattaches) == 0 {
+		return Reattach{}, false
+	}
+	return j.reattaches[len(j.reattaches)-1], true
+}
+
 // detached says whether the call waits for a browser leg.
 func (j *joint) detached() bool {
 	j.mu.Lock()

@@ -11,7 +11,7 @@ const maxTimeline = 500
 // TimelineEvent is one thing that happened to a call, for the stats page.
 type TimelineEvent struct {
 	At   time.Time `json:"at"`
-	Kind string    `json:"kind"` // "state", "sdp", "hold", "media", "rtcp"
+	Kind string    `json:"kind"` // "state", "sdp", "hold", "media", "rtcp", "browser" (the browser leg left or came back)
 	Text string    `json:"text"`
 }
 

@@ -117,6 +117,15 @@ func TestReloadReattachesTheCall(t *testing.T) {
 	require.Len(t, info.Reattaches, 1)
 	assert.Equal(t, "page left", info.Reattaches[0].Reason)
 	assert.False(t, info.Reattaches[0].AttachedAt.IsZero())
+	var browserEvents []string
+	for _, ev := range info.Timeline {
+		if ev.Kind == "browser" {
+			browserEvents = append(browserEvents, ev.Text)
+		}
+	}
+	require.Len(t, browserEvents, 2, "the stats page's timeline shows the leg leaving and coming back: %v", info.Timeline)
+	assert.Contains(t, browserEvents[0], "page left")
+	assert.Contains(t, browserEvents[1], "attached again after")
 
 	require.NoError(t, second.Send(map[string]any{"type": "hangup", "call_id": callID}))
 	end := states(t, second, "ended")
