@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/callbridge/callbridge/auth"
 	"github.com/callbridge/callbridge/bridge"
 	"github.com/callbridge/callbridge/bridge/siptest"
 	"github.com/callbridge/callbridge/config"
@@ -288,4 +289,37 @@ func TestInboundFromNonTrunkSourceIsDropped(t *testing.T) {
 	m, err := c.Next(ctxT(t, 5*time.Second), "pong", "incoming")
 	require.NoError(t, err)
 	assert.Equal(t, "pong", m.Type, "the seat's session did not ring")
+}
+
+// Nobody of the called seat online, fallback seats: the hunt group's
+// sessions ring, one accepts, and the record says who answered.
+func TestInboundHuntGroup(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Seats = append(c.Seats,
+			config.Seat{ID: "agent-8", CallerIDs: []string{"+14155550102"}, Country: "US",
+				InboundFallback: config.FallbackSeats, InboundHunt: []string{"agent-9"}},
+			config.Seat{ID: "agent-9", CallerIDs: []string{"+14155550103"}, Country: "US"})
+	})
+	tok, err := auth.Mint([]byte(e.cfg.Auth.TokenSecret), "agent-9", time.Hour, nil)
+	require.NoError(t, err)
+	hunt, err := sigclient.Dial(ctxT(t, 10*time.Second), e.wsURL, tok, sigclient.Options{ICEIPs: []string{"127.0.0.1"}})
+	require.NoError(t, err)
+	t.Cleanup(hunt.Close)
+	require.NoError(t, hunt.Connect(ctxT(t, 10*time.Second)))
+
+	caller := siptest.NewCaller(t, "127.0.0.1")
+	call := caller.Call(e.sipAddr(), "+14155550102", siptest.CallOptions{From: prospect})
+	in := nextIncoming(t, hunt)
+	assert.Equal(t, "+14155550102", in.To, "the DID that was called")
+	require.NoError(t, hunt.Send(map[string]any{"type": "accept", "call_id": in.CallID}))
+	stateOf(t, hunt, in.CallID, "answered")
+	code, _ := call.Final(ctxT(t, 10*time.Second))
+	assert.Equal(t, 200, code)
+	require.NoError(t, hunt.Send(map[string]any{"type": "hangup", "call_id": in.CallID}))
+	stateOf(t, hunt, in.CallID, "ended")
+	h, rec := completedOf(t, e, in.CallID)
+	require.NoError(t, h.sigErr)
+	assert.Equal(t, "completed", rec["status"])
+	by, _ := rec["answered_by"].(map[string]any)
+	assert.Equal(t, "agent-9", by["seat"], "a hunt-group seat answered: %v", rec)
 }
