@@ -91,7 +91,6 @@ type mediaSession struct {
 
 	demux    media.Demux
 	lastRecv atomic.Int64 // unix nanos of the last accepted RTP packet
-	report   atomic.Pointer[rtcpReport]
 	rtcpSt   rtcpState
 	// lastForeign is the last source the policy refused.
 	lastForeign atomic.Pointer[foreignSource]
@@ -111,15 +110,6 @@ type mediaSession struct {
 type foreignSource struct {
 	src netip.AddrPort
 	at  time.Time
-}
-
-// rtcpReport is the far end's latest reception report about our stream
-// (RFC 3550 §6.4.1).
-type rtcpReport struct {
-	At           time.Time
-	FractionLost uint8  // of 256
-	TotalLost    uint32 // cumulative
-	Jitter       uint32 // in timestamp units
 }
 
 func newMediaSession(rtpConn, rtcpConn *net.UDPConn, trusted func(netip.Addr) bool, rtcpInterval time.Duration, tl *timeline, log *slog.Logger) *mediaSession {
@@ -303,7 +293,7 @@ func (s *mediaSession) readRTCP() {
 }
 
 // handleRTCP takes a compound RTCP packet (RFC 3550 §6.1) from the far
-// end's media IP and keeps its latest reception report. RTCP on its own
+// end's media IP into the RTCP state (its reports on our stream). RTCP on its own
 // port is symmetric (RFC 4961): our reports go back where the trunk's
 // come from.
 func (s *mediaSession) handleRTCP(b []byte, src netip.AddrPort, ownPort bool) {
@@ -324,18 +314,6 @@ func (s *mediaSession) handleRTCP(b []byte, src netip.AddrPort, ownPort bool) {
 	if ownPort && !s.rtcpMux.Load() {
 		if to := s.rtcpTo.Load(); to == nil || *to != src {
 			s.rtcpTo.Store(&src)
-		}
-	}
-	for _, p := range pkts {
-		var reports []rtcp.ReceptionReport
-		switch r := p.(type) {
-		case *rtcp.SenderReport:
-			reports = r.Reports
-		case *rtcp.ReceiverReport:
-			reports = r.Reports
-		}
-		for _, rr := range reports {
-			s.report.Store(&rtcpReport{At: time.Now(), FractionLost: rr.FractionLost, TotalLost: rr.TotalLost, Jitter: rr.Jitter})
 		}
 	}
 }
