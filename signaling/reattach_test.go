@@ -115,7 +115,9 @@ func TestReloadReattachesTheCall(t *testing.T) {
 	require.True(t, ok)
 	info := call.Info()
 	require.Len(t, info.Reattaches, 1)
-	assert.Equal(t, "page left", info.Reattaches[0].Reason)
+	// The old page's "leaving" and the new page's resume race on two
+	// sockets: whichever the session reads first detaches the leg.
+	assert.Contains(t, []string{"page left", "page reloaded"}, info.Reattaches[0].Reason)
 	assert.False(t, info.Reattaches[0].AttachedAt.IsZero())
 	var browserEvents []string
 	for _, ev := range info.Timeline {
@@ -124,7 +126,7 @@ func TestReloadReattachesTheCall(t *testing.T) {
 		}
 	}
 	require.Len(t, browserEvents, 2, "the stats page's timeline shows the leg leaving and coming back: %v", info.Timeline)
-	assert.Contains(t, browserEvents[0], "page left")
+	assert.Contains(t, browserEvents[0], info.Reattaches[0].Reason)
 	assert.Contains(t, browserEvents[1], "attached again after")
 
 	require.NoError(t, second.Send(map[string]any{"type": "hangup", "call_id": callID}))
